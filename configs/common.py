@@ -1,0 +1,64 @@
+"""Helpers shared by every config: argument strings and the trainer defaults."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+import ml_collections
+
+
+def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
+  """`"data=iam_ondb,size=small,runlocal"` -> ConfigDict over `defaults`.
+
+  A bare key means True; values are Python literals when they parse as one,
+  strings otherwise. Unknown keys are an error (a typo must not be ignored).
+  """
+  result = ml_collections.ConfigDict(defaults)
+  for item in filter(None, (arg or "").split(",")):
+    key, _, value = item.partition("=")
+    key = key.strip()
+    if key not in defaults:
+      raise ValueError(f"unknown config argument {key!r}; known: {sorted(defaults)}")
+    if not _:
+      result[key] = True
+      continue
+    try:
+      parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+      parsed = value
+    result[key] = type(defaults[key])(parsed) if isinstance(defaults[key], bool) else parsed
+  return result
+
+
+def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Fields of htr/train.py that every experiment has (callers override)."""
+  config.seed = 0                    # Parameter init, dropout and data order.
+  config.num_train_steps = 10_000    # Optimizer steps.
+  config.batch_size = 32             # Global train batch (all processes, all devices).
+  config.eval_batch_size = 64        # Global eval batch.
+  config.log_every = 50              # Steps between train-metric logs.
+  config.eval_every = 1000           # Steps between evaluations (also checkpoints).
+  config.eval_max_batches = None     # Evaluate on at most this many batches (None: all).
+  config.checkpoint_every = 500      # Steps between checkpoints without evaluation.
+  config.keep_checkpoints = 3        # Latest checkpoints kept for resuming.
+  config.early_stopping_patience = 0  # Stop after N evals without improvement (0: never).
+  config.profile = False             # Write a profiler trace of a few steps to the workdir.
+  config.mesh = (("data", -1), ("model", 1))  # Device mesh; -1: all remaining devices.
+  config.sharding_rules = ()         # (param-path regex, PartitionSpec tuple); else replicated.
+
+  config.optimizer = ml_collections.ConfigDict()
+  opt = config.optimizer
+  opt.learning_rate = 1e-3           # Peak learning rate.
+  opt.schedule = "cosine"            # "cosine" (warmup + cosine) or "plateau".
+  opt.warmup_steps = 500             # Linear warmup from 0.
+  opt.final_lr_fraction = 0.01       # Cosine ends at learning_rate * this.
+  opt.weight_decay = 1e-4            # AdamW decoupled weight decay.
+  opt.b1 = 0.9                       # Adam beta1.
+  opt.b2 = 0.999                     # Adam beta2.
+  opt.grad_clip_norm = 5.0           # Global-norm gradient clipping.
+  opt.plateau_factor = 0.5           # "plateau": multiply the LR by this on a plateau...
+  opt.plateau_patience = 500         # ...after this many steps without loss improvement...
+  opt.plateau_accumulation = 50      # ...of the loss averaged over this many steps,
+  opt.plateau_min_scale = 0.01       # down to this fraction of the peak LR.
+  return config

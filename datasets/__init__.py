@@ -1,0 +1,1 @@
+"""TFDS builders for htr (imported as `htr_datasets`); importing registers them."""

@@ -1,0 +1,3 @@
+"""htr: handwriting recognition in JAX."""
+
+__version__ = "0.1.0"

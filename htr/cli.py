@@ -1,0 +1,43 @@
+"""The `htr` command: use trained models from the shell.
+
+  htr recognize --workdir=DIR FILE [FILE ...]    ink (InkML or IAM-OnDB XML) -> text
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from htr.errors import InputError
+
+
+def _recognize(args) -> int:
+  from htr.recognize import Recognizer, read_ink
+  inks = [read_ink(path) for path in args.files]
+  recognizer = Recognizer(args.workdir, beam_width=args.beam_width, lm_path=args.lm)
+  for path, result in zip(args.files, recognizer(inks, ids=args.files)):
+    print(f"{path}\t{result.text}\t{result.confidence:.3f}")
+  return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(prog="htr", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  commands = parser.add_subparsers(dest="command", required=True)
+  recognize = commands.add_parser("recognize", help="ink files -> text and confidence")
+  recognize.add_argument("files", nargs="+", help="InkML or IAM-OnDB line XML files")
+  recognize.add_argument("--workdir", required=True, help="a trained workdir")
+  recognize.add_argument("--beam_width", type=int, default=None,
+                         help="CTC prefix beam search width (default: the config's)")
+  recognize.add_argument("--lm", default=None, help="character n-gram LM file for the beam")
+  recognize.set_defaults(run=_recognize)
+  args = parser.parse_args(argv)
+  try:
+    return args.run(args)
+  except (InputError, FileNotFoundError) as e:
+    print(f"htr {args.command}: error: {e}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+  sys.exit(main())

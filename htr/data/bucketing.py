@@ -1,0 +1,151 @@
+"""Batches of similar-length examples padded to a fixed set of shapes.
+
+Two goals pull against each other: little padding (sort by length) and few
+compilations (few distinct shapes). We take a window of `window_batches`
+batches worth of shuffled examples, sort it by length, cut it into batches,
+shuffle the batch order, and pad each batch to the smallest bucket that fits.
+Batch `i` is a pure function of `i` and the seed, so the dataset stays a
+random-access `grain.MapDataset`: its iterator state is one index and a resumed
+run sees exactly the same batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import grain
+import numpy as np
+
+from htr.errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class PadSpec:
+  """How one key of an example is padded in a batch.
+
+  Attributes:
+    sizes: allowed padded sizes of axis 0, ascending; the smallest that fits wins.
+    value: the padding value.
+    length_key: if set, the unpadded lengths are stored under this key.
+  """
+
+  sizes: tuple[int, ...]
+  value: float = 0
+  length_key: str | None = None
+
+
+class BucketBatchDataset(grain.MapDataset):
+  """Length-sorted windows -> padded batches with a `mask` of real examples.
+
+  Examples the parent dataset skipped (None) and examples longer than the
+  largest bucket (when `skip_too_long`) become masked padding rows, and are
+  logged with their id, so no data disappears silently and shapes stay fixed.
+  """
+
+  def __init__(self, parent: grain.MapDataset, *, batch_size: int,
+               pad: dict[str, PadSpec], sort_key: str, window_batches: int = 1,
+               seed: int = 0, drop_remainder: bool = True, skip_too_long: bool = False):
+    super().__init__(parent)
+    self._batch_size = batch_size
+    self._pad = pad
+    self._sort_key = sort_key
+    self._window_batches = max(1, window_batches)
+    self._seed = seed
+    self._drop_remainder = drop_remainder
+    self._skip_too_long = skip_too_long
+    self._lock = threading.Lock()
+    self._cache: dict[int, list[list[Any]]] = {}
+    self._window_locks: dict[int, threading.Lock] = {}
+
+  def __len__(self) -> int:
+    n = len(self._parent)
+    if n >= sys.maxsize:
+      return sys.maxsize
+    return n // self._batch_size if self._drop_remainder else -(-n // self._batch_size)
+
+  def __getitem__(self, index):
+    if isinstance(index, slice):
+      return self.slice(index)
+    w, j = divmod(index, self._window_batches)
+    return collate(self._window(w)[j], self._pad, self._batch_size)
+
+  def __str__(self) -> str:
+    return f"BucketBatchDataset(batch_size={self._batch_size}, sort_key={self._sort_key})"
+
+  def _window(self, w: int) -> list[list[Any]]:
+    """The w-th window's examples, length-sorted and cut into batches (cached)."""
+    with self._lock:
+      lock = self._window_locks.setdefault(w, threading.Lock())
+    with lock:
+      if w in self._cache:
+        return self._cache[w]
+      size = self._window_batches * self._batch_size
+      stop = min(w * size + size, len(self._parent))
+      examples = [self._parent[i] for i in range(w * size, stop)]
+      examples = [self._check_length(e) for e in examples]
+      order = sorted(range(len(examples)), key=lambda i: self._length(examples[i]))
+      batches = [[examples[i] for i in order[k:k + self._batch_size]]
+                 for k in range(0, len(order), self._batch_size)]
+      np.random.default_rng([self._seed, w]).shuffle(batches)
+      with self._lock:
+        self._cache[w] = batches
+        for old in [k for k in self._cache if k < w - 1]:
+          del self._cache[old], self._window_locks[old]
+      return batches
+
+  def _length(self, example) -> int:
+    return 0 if example is None else len(example[self._sort_key])
+
+  def _check_length(self, example):
+    if example is None:
+      return None
+    for key, spec in self._pad.items():
+      if len(example[key]) > spec.sizes[-1]:
+        reason = (f"{key} has length {len(example[key])}, more than the largest bucket "
+                  f"{spec.sizes[-1]}; add a larger bucket or shorten the input")
+        if not self._skip_too_long:
+          raise InputError(reason, sample_id=example.get("id"))
+        logging.warning("skipping sample %s: %s", example.get("id"), reason)
+        return None
+    return example
+
+
+def collate(examples: Sequence[Any], pad: dict[str, PadSpec], batch_size: int
+            ) -> dict[str, np.ndarray]:
+  """Examples (None = skipped) -> a batch of `batch_size` rows with a `mask`.
+
+  Keys in `pad` are padded along axis 0 to their smallest fitting size; other
+  arrays are stacked; strings become object arrays (they stay on the host).
+  """
+  real = [e for e in examples if e is not None]
+  if not real:
+    raise InputError("a whole batch of examples was skipped as bad input; see the log")
+  rows = list(examples) + [None] * (batch_size - len(examples))
+  batch: dict[str, np.ndarray] = {"mask": np.array([r is not None for r in rows], np.float32)}
+  for key, value in real[0].items():
+    filled = [r[key] if r is not None else None for r in rows]
+    if key in pad:
+      spec = pad[key]
+      longest = max(len(v) for v in filled if v is not None)
+      size = next(s for s in spec.sizes if s >= longest)
+      arr = np.full((len(rows), size) + np.shape(value)[1:], spec.value,
+                    np.asarray(value).dtype)
+      lengths = np.zeros(len(rows), np.int32)
+      for i, v in enumerate(filled):
+        if v is not None:
+          arr[i, :len(v)] = v
+          lengths[i] = len(v)
+      batch[key] = arr
+      if spec.length_key:
+        batch[spec.length_key] = lengths
+    elif isinstance(value, (str, bytes)):
+      batch[key] = np.array([v if v is not None else "" for v in filled], object)
+    elif isinstance(value, np.ndarray) or np.isscalar(value):
+      zero = np.zeros_like(value)
+      batch[key] = np.stack([v if v is not None else zero for v in filled])
+  return batch

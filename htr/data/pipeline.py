@@ -1,0 +1,100 @@
+"""Grain input pipelines over TFDS array_record sources.
+
+  tfds.data_source -> per-process slice -> (train: seeded shuffle, repeat)
+    -> registered preprocessing ops -> length-bucketed padded batches
+    -> threaded prefetching iterator (its state goes into every checkpoint)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import grain
+import jax
+import ml_collections
+import numpy as np
+
+from htr.data import registry
+from htr.data.bucketing import BucketBatchDataset, PadSpec
+from htr.errors import InputError
+
+
+def load_source(name: str, split: str, *, data_dir: str | None = None,
+                manual_dir: str | None = None):
+  """A random-access source for `name` (e.g. "synthetic_ink/small"), built if needed.
+
+  Datasets that need no download (synthetic ones) are generated here on first use;
+  datasets with a manual download (IAM-OnDB) are built from `manual_dir`.
+  """
+  import tensorflow_datasets as tfds
+  import htr_datasets  # noqa: F401  (registers htr's builders)
+
+  builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
+  if not builder.is_prepared():
+    logging.info("Preparing %s in %s (once)", name, builder.data_dir)
+    config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    builder.download_and_prepare(download_config=config)
+  if split not in builder.info.splits:
+    raise ValueError(f"{name} has no split {split!r}; it has {list(builder.info.splits)}")
+  return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+
+
+def _safe(op: Callable, skip_bad: bool):
+  """Wraps an op: bad input either raises (default) or is logged and skipped."""
+  def wrapped(example, rng):
+    try:
+      return op(example, rng)
+    except InputError as e:
+      if not skip_bad:
+        raise
+      logging.warning("skipping bad sample: %s", e)
+      return None
+  return wrapped
+
+
+def make_dataset(source, data: ml_collections.ConfigDict, *, pad: dict[str, PadSpec],
+                 sort_key: str, split: str, batch_size: int, train: bool,
+                 seed: int) -> grain.MapDataset:
+  """Batches of one split for this process.
+
+  Args:
+    source: a random-access source (`load_source`).
+    pad: how each sequence key is padded (from the task).
+    sort_key: the key whose length groups examples into buckets.
+    data: the config's `data` block: `pp_train`/`pp_eval` op specs, `buckets`,
+      `max_label_length`, `window_batches`, `skip_bad`.
+    split: split name, for messages only.
+    batch_size: the GLOBAL batch size; each process builds its share.
+    train: shuffle, repeat forever and augment; otherwise one ordered pass.
+    seed: data seed: same seed, same batches.
+  """
+  per_process, rest = divmod(batch_size, jax.process_count())
+  if rest:
+    raise ValueError(f"batch size {batch_size} does not divide over "
+                     f"{jax.process_count()} processes")
+  ds = grain.MapDataset.source(source)
+  ds = ds[jax.process_index()::jax.process_count()]
+  if train:
+    ds = ds.seed(seed).shuffle().repeat(None)
+  # Specs may name other data fields, e.g. "features(names={features})", so
+  # overriding `data.features` on the command line changes every place at once.
+  spec = (data.pp_train if train else data.pp_eval).format(**data)
+  ds = ds.random_map(_safe(registry.build(spec), data.skip_bad), seed=seed)
+  if not train and not len(ds):
+    raise ValueError(f"split {split} is empty on process {jax.process_index()}")
+  return BucketBatchDataset(ds, batch_size=per_process, pad=pad, sort_key=sort_key,
+                            window_batches=data.window_batches, seed=seed,
+                            drop_remainder=train, skip_too_long=data.skip_bad)
+
+
+def make_iterator(ds: grain.MapDataset, data: ml_collections.ConfigDict):
+  """A threaded, prefetching iterator whose state orbax can save."""
+  options = grain.ReadOptions(num_threads=data.num_threads,
+                              prefetch_buffer_size=data.prefetch)
+  return iter(ds.to_iter_dataset(options))
+
+
+def host_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """The numeric part of a batch (what goes to devices); strings stay on the host."""
+  return {k: v for k, v in batch.items() if v.dtype != object}

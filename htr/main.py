@@ -1,0 +1,47 @@
+"""Entry point: flags and one call (big_vision / Flax examples style).
+
+  python -m htr.main --config=configs/online_ctc.py:data=synthetic --workdir=/tmp/run
+  python -m htr.main --config=... --workdir=/tmp/run --mode=eval --split=test
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:args].",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, logs and reports go here.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"],
+                          "train (resumes if the workdir has checkpoints) or eval.")
+_SPLIT = flags.DEFINE_string("split", None, "eval: the split (default: config.data.eval_split).")
+_CHECKPOINT = flags.DEFINE_enum("checkpoint", "best", ["best", "checkpoints"],
+                                "eval: the best checkpoint or the latest one.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None,
+    "Multi-host: host:port of process 0 (otherwise discovered on TPU/SLURM).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: process count.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  del argv
+  import jax  # After flag parsing, so XLA_FLAGS set by launch scripts apply.
+
+  if _COORDINATOR.value or os.environ.get("SLURM_JOB_ID") or os.environ.get("TPU_NAME"):
+    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  logging.info("JAX process %d/%d, %d local / %d global devices", jax.process_index(),
+               jax.process_count(), jax.local_device_count(), jax.device_count())
+
+  from htr import train
+  if _MODE.value == "train":
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  else:
+    train.evaluate(_CONFIG.value, _WORKDIR.value, split=_SPLIT.value, which=_CHECKPOINT.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,120 @@
+"""Sequence -> text with CTC: pen-point sequences now, line images later."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import editdistance
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from htr import metrics
+from htr.data.alphabet import BLANK, Alphabet
+from htr.data.bucketing import PadSpec
+from htr.decode import ctc as ctc_decode
+from htr.tasks import base
+
+
+class Task(base.Task):
+  """CTC recognition: `inputs [B,T,F]` + `input_lengths` -> `labels [B,L]`.
+
+  Config fields used: `alphabet`, `model` (name + kwargs), `data.buckets`,
+  `data.max_label_length`, `len(data.features)`, `decode` (greedy or beam + LM).
+  """
+
+  main_metric = ("cer", "min")
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.alphabet = Alphabet.named(config.alphabet)
+    model_cfg = dict(config.model)
+    module = importlib.import_module(f"htr.models.{model_cfg.pop('name')}")
+    self.model = module.Model(num_classes=self.alphabet.num_classes, **model_cfg)
+    self._lm = None
+
+  def padding(self):
+    data = self.config.data
+    return ({"inputs": PadSpec(tuple(data.buckets), 0.0, "input_lengths"),
+             "labels": PadSpec((data.max_label_length,), 0, "label_lengths")}, "inputs")
+
+  def dummy_batch(self, batch_size):
+    data = self.config.data
+    return {"inputs": np.zeros((batch_size, data.buckets[0], len(data.features)), np.float32),
+            "input_lengths": np.full((batch_size,), data.buckets[0], np.int32),
+            "labels": np.zeros((batch_size, data.max_label_length), np.int32),
+            "label_lengths": np.zeros((batch_size,), np.int32),
+            "mask": np.ones((batch_size,), np.float32)}
+
+  def model_inputs(self, batch):
+    return {"inputs": batch["inputs"], "lengths": batch["input_lengths"]}
+
+  def loss(self, params, model_state, batch, rng):
+    (logits, lengths), updates = self.model.apply(
+        {"params": params, **model_state}, **self.model_inputs(batch), train=True,
+        rngs={"dropout": rng}, mutable=list(model_state))
+    logit_pad = (jnp.arange(logits.shape[1])[None] >= lengths[:, None]).astype(jnp.float32)
+    label_pad = (jnp.arange(batch["labels"].shape[1])[None]
+                 >= batch["label_lengths"][:, None]).astype(jnp.float32)
+    per_example = optax.ctc_loss(logits.astype(jnp.float32), logit_pad, batch["labels"],
+                                 label_pad, blank_id=BLANK)
+    # A label longer than the frames cannot be aligned: its loss is meaningless.
+    weight = batch["mask"] * (batch["label_lengths"] <= lengths)
+    loss = jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+    return loss, (updates, {"loss": loss, "unalignable": jnp.sum(batch["mask"] - weight)})
+
+  def predict(self, variables, batch):
+    logits, lengths = self.model.apply(variables, **self.model_inputs(batch), train=False)
+    log_probs = jax.nn.log_softmax(logits.astype(jnp.float32))
+    out = ctc_decode.greedy_decode(log_probs, lengths, blank=BLANK)
+    result = dict(zip(("tokens", "token_lengths", "token_scores", "confidence"), out))
+    if self.config.decode.beam_width > 1:
+      result.update(log_probs=log_probs, frames=lengths)
+    return result
+
+  # -- host side ------------------------------------------------------------
+  def _beam_texts(self, outputs) -> list[tuple[str, float]]:
+    cfg = self.config.decode
+    if cfg.lm_path and self._lm is None:
+      from htr.decode.lm import CharNgramLM
+      self._lm = CharNgramLM.load(cfg.lm_path)
+    texts = []
+    for lp, n in zip(outputs["log_probs"], outputs["frames"]):
+      ids, score = ctc_decode.prefix_beam_search(
+          lp[:n], beam_width=cfg.beam_width, blank=BLANK, lm=self._lm, alpha=cfg.lm_alpha,
+          beta=cfg.lm_beta, id_to_char=self.alphabet.chars)[0]
+      texts.append((self.alphabet.decode(ids), float(np.exp(score / max(n, 1)))))
+    return texts
+
+  def texts(self, outputs) -> list[tuple[str, float]]:
+    """(text, confidence) per example, by the configured decoder."""
+    if self.config.decode.beam_width > 1:
+      return self._beam_texts(outputs)
+    hyps = self.alphabet.decode_batch(outputs["tokens"], outputs["token_lengths"])
+    return list(zip(hyps, map(float, outputs["confidence"])))
+
+  def records(self, batch, outputs):
+    records = []
+    for i, (hyp, conf) in enumerate(self.texts(outputs)):
+      if not batch["mask"][i]:
+        continue
+      ref = self.alphabet.decode(batch["labels"][i][:batch["label_lengths"][i]])
+      records.append({"id": str(batch["id"][i]), "reference": ref, "prediction": hyp,
+                      "confidence": conf, "edits": editdistance.eval(ref, hyp),
+                      "cer": editdistance.eval(ref, hyp) / max(len(ref), 1)})
+    return records
+
+  def summarize(self, records):
+    refs = [r["reference"] for r in records]
+    hyps = [r["prediction"] for r in records]
+    return {"cer": metrics.cer(refs, hyps), "wer": metrics.wer(refs, hyps),
+            "exact_match": float(np.mean([a == b for a, b in zip(refs, hyps)]) if refs else 0),
+            "num_examples": float(len(records))}
+
+  def worst(self, records, n):
+    return sorted(records, key=lambda r: (-r["cer"], -r["edits"]))[:n]
+
+  def metadata(self):
+    return {"alphabet": self.alphabet.chars}

@@ -1,0 +1,378 @@
+"""The one trainer: any task, any mesh, exact resume.
+
+  train_and_evaluate(config, workdir)   trains with periodic evaluation
+  evaluate(config, workdir, split)      writes a JSON report for one split
+  restore_for_inference(workdir)        (task, variables) from the best checkpoint
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from clu import metric_writers, periodic_actions
+
+from htr import sharding
+from htr.data import pipeline
+from htr.tasks import Task, get_task
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a step changes; saved whole in every checkpoint.
+
+  Attributes:
+    step: optimizer steps taken.
+    params: trainable parameters.
+    model_state: non-trainable collections (BatchNorm statistics).
+    opt_state: optimizer state.
+  """
+
+  step: jax.Array
+  params: Any
+  model_state: Any
+  opt_state: Any
+
+  def variables(self) -> dict[str, Any]:
+    return {"params": self.params, **self.model_state}
+
+
+@dataclasses.dataclass
+class Progress:
+  """Trainer bookkeeping that must survive a restart (saved as JSON)."""
+
+  best_metric: float | None = None
+  best_step: int = 0
+  evals_without_improvement: int = 0
+
+
+# ---------------------------------------------------------------------------
+# Optimizer.
+# ---------------------------------------------------------------------------
+def learning_rate_schedule(opt: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
+  if opt.schedule == "cosine":
+    return optax.warmup_cosine_decay_schedule(
+        0.0, opt.learning_rate, opt.warmup_steps, max(total_steps, opt.warmup_steps + 1),
+        end_value=opt.learning_rate * opt.final_lr_fraction)
+  if opt.schedule == "plateau":
+    return optax.linear_schedule(0.0, opt.learning_rate, max(opt.warmup_steps, 1))
+  raise ValueError(f"unknown schedule {opt.schedule!r}: use 'cosine' or 'plateau'")
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformationExtraArgs:
+  """AdamW with global-norm clipping; "plateau" also scales by reduce-on-plateau."""
+  opt = config.optimizer
+  chain = [optax.clip_by_global_norm(opt.grad_clip_norm),
+           optax.adamw(learning_rate_schedule(opt, config.num_train_steps), b1=opt.b1,
+                       b2=opt.b2, weight_decay=opt.weight_decay)]
+  if opt.schedule == "plateau":
+    chain.append(optax.contrib.reduce_on_plateau(
+        factor=opt.plateau_factor, patience=opt.plateau_patience,
+        accumulation_size=opt.plateau_accumulation, min_scale=opt.plateau_min_scale))
+  return optax.chain(*chain)
+
+
+# ---------------------------------------------------------------------------
+# Sharded state creation and steps.
+# ---------------------------------------------------------------------------
+def state_initializer(task: Task, tx, mesh, config):
+  """(init_fn, abstract state with shardings, shardings) from eval_shape: nothing runs."""
+  batch = task.dummy_batch(mesh.shape["data"])
+
+  def init(rng):
+    variables = task.init(rng, batch)
+    params = variables.pop("params")
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      model_state=dict(variables), opt_state=tx.init(params))
+
+  abstract = jax.eval_shape(init, jax.random.key(0))
+  shardings = sharding.tree_shardings(abstract, mesh, config.sharding_rules)
+  abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                          abstract, shardings)
+  return init, abstract, shardings
+
+
+def create_state(task: Task, tx, mesh, config) -> tuple[TrainState, Any]:
+  """Parameters are created already sharded: jit(init, out_shardings), no host copy."""
+  init, _, shardings = state_initializer(task, tx, mesh, config)
+  return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed)), shardings
+
+
+def make_train_step(task: Task, tx, base_rng: jax.Array):
+  def train_step(state: TrainState, batch):
+    rng = jax.random.fold_in(base_rng, state.step)
+
+    def loss_fn(params):
+      return task.loss(params, state.model_state, batch, rng)
+
+    (loss, (model_state, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss)
+    params = optax.apply_updates(state.params, updates)
+    aux = {**aux, "grad_norm": optax.global_norm(grads)}
+    return TrainState(state.step + 1, params, model_state, opt_state), aux
+  return train_step
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints: state + data iterator + progress in one orbax save.
+# ---------------------------------------------------------------------------
+def _managers(workdir: str, config, metric: tuple[str, str]
+              ) -> tuple[ocp.CheckpointManager, ocp.CheckpointManager]:
+  """Latest N checkpoints (for resuming) and the single best by `metric` (for use)."""
+  name, mode = metric
+  latest = ocp.CheckpointManager(
+      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      options=ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True))
+  best = ocp.CheckpointManager(
+      os.path.join(os.path.abspath(workdir), "best"),
+      options=ocp.CheckpointManagerOptions(
+          max_to_keep=1, create=True, best_fn=lambda m: m[name], best_mode=mode))
+  return latest, best
+
+
+def _meta(config, task: Task, progress: Progress) -> dict[str, Any]:
+  return {"config": config.to_dict(), "task": task.metadata(),
+          "progress": dataclasses.asdict(progress)}
+
+
+# ---------------------------------------------------------------------------
+# Evaluation.
+# ---------------------------------------------------------------------------
+def run_evaluation(task: Task, predict_fn, variables, ds, batch_shard, *,
+                   max_batches: int | None = None) -> tuple[dict[str, float], list[dict]]:
+  """Predicts every batch of `ds`; returns corpus metrics and per-example records."""
+  records = []
+  for i, batch in enumerate(ds):
+    if max_batches is not None and i >= max_batches:
+      break
+    device_batch = sharding.global_batch(pipeline.host_batch(batch), batch_shard)
+    outputs = jax.tree.map(lambda x: np.asarray(jax.experimental.multihost_utils
+                                                .process_allgather(x, tiled=True))
+                           if jax.process_count() > 1 else np.asarray(x),
+                           predict_fn(variables, device_batch))
+    records.extend(task.records(batch, outputs))
+  return task.summarize(records), records
+
+
+def _eval_dataset(task, config, split: str):
+  source = pipeline.load_source(config.data.name, split, data_dir=config.data.data_dir,
+                                manual_dir=config.data.manual_dir)
+  pad, sort_key = task.padding()
+  return pipeline.make_dataset(source, config.data, pad=pad, sort_key=sort_key, split=split,
+                               batch_size=config.eval_batch_size, train=False,
+                               seed=config.seed)
+
+
+# ---------------------------------------------------------------------------
+# Training.
+# ---------------------------------------------------------------------------
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+  """Trains `config.task` until `num_train_steps` or early stopping; resumes if possible.
+
+  Returns the metrics of the last evaluation.
+  """
+  workdir = os.path.abspath(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  task = get_task(config)
+  mesh = sharding.create_mesh(config.mesh)
+  batch_shard = sharding.batch_sharding(mesh)
+  for size, what in ((config.batch_size, "batch_size"), (config.eval_batch_size,
+                                                         "eval_batch_size")):
+    if size % mesh.shape["data"]:
+      raise ValueError(f"{what}={size} must be a multiple of the data axis "
+                       f"({mesh.shape['data']} devices)")
+  writer = metric_writers.create_default_writer(
+      workdir, just_logging=jax.process_index() > 0, asynchronous=False)
+
+  # -- Data ---------------------------------------------------------------
+  train_source = pipeline.load_source(config.data.name, config.data.train_split,
+                                      data_dir=config.data.data_dir,
+                                      manual_dir=config.data.manual_dir)
+  pad, sort_key = task.padding()
+  train_ds = pipeline.make_dataset(train_source, config.data, pad=pad, sort_key=sort_key,
+                                   split=config.data.train_split,
+                                   batch_size=config.batch_size, train=True, seed=config.seed)
+  train_iter = pipeline.make_iterator(train_ds, config.data)
+  eval_ds = _eval_dataset(task, config, config.data.eval_split)
+
+  # -- Model and optimizer ------------------------------------------------
+  tx = make_optimizer(config)
+  state, state_shardings = create_state(task, tx, mesh, config)
+  num_params = sum(x.size for x in jax.tree.leaves(state.params))
+  logging.info("Model %s: %.2fM parameters on mesh %s", config.model.name, num_params / 1e6,
+               dict(mesh.shape))
+  writer.write_hparams({k: v for k, v in _flat(config).items()
+                        if isinstance(v, (int, float, str, bool))})
+
+  # -- Restore ------------------------------------------------------------
+  latest, best = _managers(workdir, config, task.main_metric)
+  progress = Progress()
+  if latest.latest_step() is not None:
+    step = latest.latest_step()
+    restored = latest.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(state), data=_grain_restore(train_iter),
+        meta=ocp.args.JsonRestore()))
+    state = restored.state
+    progress = Progress(**restored.meta["progress"])
+    logging.info("Resumed from step %d in %s", step, workdir)
+
+  train_step = jax.jit(make_train_step(task, tx, jax.random.key(config.seed + 1)),
+                       in_shardings=(state_shardings, batch_shard),
+                       out_shardings=(state_shardings, None), donate_argnums=0)
+  predict_fn = jax.jit(task.predict)
+
+  def save(step: int, eval_metrics: dict[str, float] | None):
+    meta = _meta(config, task, progress)
+    latest.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), data=_grain_save(train_iter),
+        meta=ocp.args.JsonSave(meta)), force=True)
+    if eval_metrics is not None:
+      best.save(step, metrics=eval_metrics, args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+
+  # -- Loop ---------------------------------------------------------------
+  start = int(state.step)
+  report = periodic_actions.ReportProgress(num_train_steps=config.num_train_steps,
+                                           writer=writer, every_steps=config.log_every)
+  hooks = [report]
+  if jax.process_index() == 0 and config.profile:
+    hooks.append(periodic_actions.Profile(num_profile_steps=5, logdir=workdir))
+  eval_metrics: dict[str, float] = {}
+  pending: list[dict[str, jax.Array]] = []
+  metric_name, mode = task.main_metric
+  last_log = time.time()
+  step = start
+  with metric_writers.ensure_flushes(writer):
+    while step < config.num_train_steps:
+      with jax.profiler.StepTraceAnnotation("train", step_num=step):
+        batch = sharding.global_batch(pipeline.host_batch(next(train_iter)), batch_shard)
+        state, aux = train_step(state, batch)
+      step += 1
+      pending.append(aux)
+      for hook in hooks:
+        hook(step)
+
+      if step % config.log_every == 0 or step == config.num_train_steps:
+        summary = {k: float(np.mean([jax.device_get(a[k]) for a in pending]))
+                   for k in pending[0]}
+        pending = []
+        if not np.isfinite(summary["loss"]):
+          raise FloatingPointError(
+              f"training loss is {summary['loss']} at step {step} (within the last "
+              f"{config.log_every} steps); last checkpoint: step {latest.latest_step()}. "
+              f"Lower optimizer.learning_rate or check the input data.")
+        summary["learning_rate"] = float(learning_rate_schedule(
+            config.optimizer, config.num_train_steps)(step))
+        writer.write_scalars(step, {f"train/{k}": v for k, v in summary.items()})
+        logging.info("step %d: %s (%.1fs)", step,
+                     ", ".join(f"{k}={v:.4g}" for k, v in summary.items()),
+                     time.time() - last_log)
+        last_log = time.time()
+
+      is_last = step == config.num_train_steps
+      if step % config.eval_every == 0 or is_last:
+        with report.timed("eval"):
+          eval_metrics, _ = run_evaluation(task, predict_fn, state.variables(), eval_ds,
+                                           batch_shard, max_batches=config.eval_max_batches)
+        writer.write_scalars(step, {f"eval/{k}": v for k, v in eval_metrics.items()})
+        logging.info("eval at step %d: %s", step,
+                     ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
+        value = eval_metrics[metric_name]
+        improved = progress.best_metric is None or (
+            value < progress.best_metric if mode == "min" else value > progress.best_metric)
+        if improved:
+          progress = Progress(value, step, 0)
+        else:
+          progress.evals_without_improvement += 1
+        save(step, eval_metrics)
+        patience = config.early_stopping_patience
+        if patience and progress.evals_without_improvement >= patience:
+          logging.info("Early stopping at step %d: %s has not improved for %d evaluations "
+                       "(best %.4g at step %d)", step, metric_name, patience,
+                       progress.best_metric, progress.best_step)
+          break
+      elif step % config.checkpoint_every == 0 or latest.reached_preemption(step):
+        with report.timed("checkpoint"):
+          save(step, None)
+        if latest.reached_preemption(step):
+          logging.warning("Preempted at step %d: checkpoint saved, exiting", step)
+          break
+  latest.wait_until_finished()
+  best.wait_until_finished()
+  return eval_metrics
+
+
+def _grain_save(iterator):
+  import grain
+  return grain.checkpoint.CheckpointSave(iterator)
+
+
+def _grain_restore(iterator):
+  import grain
+  return grain.checkpoint.CheckpointRestore(iterator)
+
+
+def _flat(config: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]:
+  out = {}
+  for k, v in config.items():
+    if isinstance(v, ml_collections.ConfigDict):
+      out.update(_flat(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = v
+  return out
+
+
+# ---------------------------------------------------------------------------
+# Evaluation report and inference.
+# ---------------------------------------------------------------------------
+def restore_for_inference(workdir: str, *, which: str = "best") -> tuple[Task, dict, Any]:
+  """(task, variables, config) of a trained workdir; config comes from the checkpoint."""
+  workdir = os.path.abspath(workdir)
+  directory = os.path.join(workdir, which)
+  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+      create=False, read_only=True))
+  step = manager.best_step() if which == "best" else manager.latest_step()
+  if step is None:
+    raise FileNotFoundError(f"no checkpoint in {directory}: train first "
+                            f"(python -m htr.main --workdir={workdir} --config=...)")
+  meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+  config = ml_collections.ConfigDict(meta["config"])
+  task = get_task(config)
+  mesh = sharding.create_mesh(config.mesh)
+  _, abstract, _ = state_initializer(task, make_optimizer(config), mesh, config)
+  state = manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract))).state
+  return task, state.variables(), config
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str, *, split: str | None = None,
+             which: str = "best", num_worst: int = 20) -> dict[str, Any]:
+  """Evaluates a trained workdir on `split`; writes and returns a JSON report."""
+  task, variables, _ = restore_for_inference(workdir, which=which)
+  split = split or config.data.eval_split
+  mesh = sharding.create_mesh(config.mesh)
+  ds = _eval_dataset(task, config, split)
+  start = time.time()
+  metrics, records = run_evaluation(task, jax.jit(task.predict), variables, ds,
+                                    sharding.batch_sharding(mesh))
+  report = {"dataset": config.data.name, "split": split, "checkpoint": which,
+            "metrics": metrics, "seconds": time.time() - start,
+            "worst": task.worst(records, num_worst), "predictions": records}
+  path = os.path.join(workdir, f"eval_{config.data.name.replace('/', '_')}_{split}.json")
+  if jax.process_index() == 0:
+    with open(path, "w") as f:
+      json.dump(report, f, indent=1)
+  logging.info("eval %s/%s: %s -> %s", config.data.name, split, metrics, path)
+  return report

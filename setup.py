@@ -1,0 +1,47 @@
+"""htr: handwriting recognition in JAX."""
+
+import setuptools
+
+# What each dependency is for is explained in README.md ("Dependencies").
+INSTALL_REQUIRES = [
+    "jax>=0.10,<0.11",
+    "flax>=0.12",
+    "optax>=0.2.8",
+    "orbax-checkpoint>=0.12",
+    "grain>=0.2.18",
+    "tensorflow-datasets>=4.9.10",
+    "importlib_resources",  # TFDS builds programmatically only with it.
+    "ml-collections>=1.0",
+    "clu>=0.0.12",
+    "tensorboard",  # clu.metric_writers imports it.
+    "editdistance>=0.8",
+    "numpy>=1.26",
+    "absl-py",
+    "chex>=0.1.90",
+    "defusedxml>=0.7",
+    "hershey-fonts>=2.1",
+    "wordfreq>=3.1",
+    "scikit-learn>=1.4",
+    "pillow>=10",
+    "tensorflow-cpu>=2.21",  # TFDS feature encoding; jax2tf export.
+]
+
+EXTRAS_REQUIRE = {
+    "dev": ["pytest>=8", "pytest-xdist>=3"],
+    "bench": ["torch==2.13.0"],
+}
+
+setuptools.setup(
+    name="htr",
+    version="0.1.0",
+    description="Handwriting recognition in JAX: online ink, characters, math, pages.",
+    python_requires=">=3.11",
+    packages=setuptools.find_packages(include=["htr", "htr.*"]) + [
+        "htr_datasets", "htr_datasets.iam_ondb", "htr_datasets.synthetic_ink"],
+    # The TFDS builders live in datasets/ (the design-card layout) but import as
+    # `htr_datasets`, so they never shadow Hugging Face's `datasets` package.
+    package_dir={"htr_datasets": "datasets"},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["htr=htr.cli:main"]},
+)
