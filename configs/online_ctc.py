@@ -8,12 +8,13 @@ Train on IAM-OnDB (files downloaded by hand into ~/iam_ondb, see datasets/iam_on
       --config.data.manual_dir=~/iam_ondb --workdir=/tmp/htr/iam
 
 Arguments (after the colon): data=synthetic|iam_ondb, size=tiny|small|base,
-runlocal (a few steps with small batches, for laptops and tests).
+runlocal (two steps with small batches on tiny data, for laptops and tests).
 """
 
 import ml_collections
+from ml_collections import config_dict
 
-from configs import common
+from htr import config_lib
 
 # Model sizes. `base` is the architecture of the seed document (3 conv blocks
 # 64/128/256, kernels 5/5/3, three BiLSTM layers of 256); `small` halves the
@@ -30,7 +31,6 @@ SIZES = {
 DATASETS = {
     # name, train split, eval split, test split
     "synthetic": ("synthetic_ink/small", "train", "validation", "test"),
-    "synthetic_tiny": ("synthetic_ink/tiny", "train", "validation", "test"),
     "iam_ondb": ("iam_ondb", "trainset", "testset_v", "testset_f"),
 }
 
@@ -45,8 +45,8 @@ _PP_TRAIN = ("decode_ink|remove_duplicates|normalize"
 
 
 def get_config(arg=None):
-  arg = common.parse_arg(arg, data="synthetic", size="small", runlocal=False)
-  config = common.trainer_defaults(ml_collections.ConfigDict())
+  arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False)
+  config = config_lib.trainer_defaults(ml_collections.ConfigDict())
   config.task = "ctc"                 # htr/tasks/ctc.py
   config.alphabet = "iam_ondb"        # Alphabet name (htr/data/alphabet.py) or its characters.
 
@@ -54,8 +54,8 @@ def get_config(arg=None):
   data = config.data
   name, train_split, eval_split, test_split = DATASETS[arg.data]
   data.name = name                    # TFDS name (datasets/ holds htr's builders).
-  data.data_dir = None                # TFDS data dir (None: ~/tensorflow_datasets).
-  data.manual_dir = None              # Downloaded files, for datasets that need them.
+  data.data_dir = config_dict.placeholder(str)               # TFDS data dir (None: ~/tensorflow_datasets).
+  data.manual_dir = config_dict.placeholder(str)             # Downloaded files, for datasets that need them.
   data.train_split = train_split      # Split trained on.
   data.eval_split = eval_split        # Split evaluated during training (early stopping).
   data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
@@ -78,7 +78,7 @@ def get_config(arg=None):
 
   config.decode = ml_collections.ConfigDict()
   config.decode.beam_width = 1        # 1: greedy (in the jitted graph); >1: prefix beam search.
-  config.decode.lm_path = None        # Character n-gram LM (htr/decode/lm.py) for beam search.
+  config.decode.lm_path = config_dict.placeholder(str)       # Character n-gram LM (htr/decode/lm.py) for beam search.
   config.decode.lm_alpha = 0.5        # LM weight.
   config.decode.lm_beta = 1.0         # Insertion bonus per character.
 
@@ -100,5 +100,7 @@ def get_config(arg=None):
     config.eval_max_batches = 1
     config.optimizer.warmup_steps = 1
     data.window_batches = 2
+    if arg.data == "synthetic":
+      data.name = "synthetic_ink/tiny"
   return config
 

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import logging as std_logging
 import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow loads (via TFDS).
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -27,8 +30,18 @@ _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+class _QuietLibraries:
+  """Hides the INFO chatter of orbax, TFDS and XLA start-up, keeping htr's own lines."""
+
+  _NOISY = ("/orbax/", "/tensorflow_datasets/", "/jax/_src/xla_bridge", "/clu/metric_writers/")
+
+  def filter(self, record) -> bool:
+    return record.levelno > std_logging.INFO or not any(n in record.pathname for n in self._NOISY)
+
+
 def main(argv):
   del argv
+  logging.get_absl_handler().python_handler.addFilter(_QuietLibraries())
   import jax  # After flag parsing, so XLA_FLAGS set by launch scripts apply.
 
   if _COORDINATOR.value or os.environ.get("SLURM_JOB_ID") or os.environ.get("TPU_NAME"):

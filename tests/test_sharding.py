@@ -1,0 +1,40 @@
+"""Mesh construction, rule-based parameter shardings and global batches on 8 devices."""
+
+import jax
+import numpy as np
+import pytest
+from jax.sharding import PartitionSpec as P
+
+from htr import sharding
+
+
+def test_mesh_fills_the_minus_one_axis():
+  mesh = sharding.create_mesh((("data", -1), ("model", 2)))
+  assert dict(mesh.shape) == {"data": 4, "model": 2}
+
+
+@pytest.mark.parametrize("axes", [(("data", 3),), (("data", -1), ("model", -1)),
+                                  (("data", 2), ("model", 2))])
+def test_mesh_rejects_shapes_that_do_not_fit(axes):
+  with pytest.raises(ValueError):
+    sharding.create_mesh(axes)
+
+
+def test_rules_match_by_path_and_default_to_replicated():
+  mesh = sharding.create_mesh((("data", 4), ("model", 2)))
+  params = {"encoder": {"dense": {"kernel": np.zeros((4, 8)), "bias": np.zeros(8)}}}
+  out = sharding.tree_shardings(params, mesh, [("dense/kernel", (None, "model"))])
+  assert out["encoder"]["dense"]["kernel"].spec == P(None, "model")
+  assert out["encoder"]["dense"]["bias"].spec == P()
+  with pytest.raises(ValueError, match="more axes"):
+    sharding.tree_shardings(params, mesh, [("bias", (None, "model"))])
+
+
+def test_global_batch_is_split_over_data_axis():
+  mesh = sharding.create_mesh((("data", -1), ("model", 1)))
+  batch = {"x": np.arange(16, dtype=np.float32).reshape(8, 2)}
+  out = sharding.global_batch(batch, sharding.batch_sharding(mesh))
+  assert len(out["x"].addressable_shards) == 8
+  assert out["x"].addressable_shards[0].data.shape == (1, 2)
+  np.testing.assert_array_equal(np.asarray(out["x"]), batch["x"])
+  assert float(jax.jit(lambda b: b["x"].sum())(out)) == batch["x"].sum()

@@ -1,0 +1,113 @@
+"""The trainer end to end, small: every config, exact resume, retraces, reports."""
+
+import glob
+import json
+import os
+
+import chex
+import jax
+import numpy as np
+import pytest
+from ml_collections import config_flags  # noqa: F401  (configs import like the CLI's)
+
+from htr import train
+from htr.data import pipeline
+from htr.tasks import get_task
+
+CONFIGS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "configs", "*.py")))
+CONFIGS = [c for c in CONFIGS if not os.path.basename(c).startswith("_")]
+
+
+def _load(path, arg="runlocal,size=tiny"):
+  import importlib.util
+  spec = importlib.util.spec_from_file_location("cfg", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("tfds"))
+
+
+def _tiny(data_dir, **overrides):
+  config = _load(os.path.join(os.path.dirname(__file__), "..", "configs", "online_ctc.py"))
+  config.data.data_dir = data_dir
+  for key, value in overrides.items():
+    target = config
+    *parents, leaf = key.split(".")
+    for p in parents:
+      target = target[p]
+    target[leaf] = value
+  return config
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_one_step_of_every_config_on_8_devices(path, data_dir, tmp_path):
+  assert jax.device_count() == 8
+  config = _load(path)
+  config.data.data_dir = data_dir
+  metrics = train.train_and_evaluate(config, str(tmp_path))
+  assert np.isfinite(metrics[get_task(config).main_metric[0]])
+  assert os.listdir(tmp_path / "checkpoints") and os.listdir(tmp_path / "best")
+
+
+def test_resume_continues_bit_for_bit(data_dir, tmp_path):
+  overrides = {"num_train_steps": 4, "checkpoint_every": 2, "eval_every": 100,
+               "log_every": 2}
+  straight = tmp_path / "straight"
+  train.train_and_evaluate(_tiny(data_dir, **overrides), str(straight))
+  resumed = tmp_path / "resumed"
+  train.train_and_evaluate(_tiny(data_dir, **{**overrides, "num_train_steps": 2}),
+                           str(resumed))
+  train.train_and_evaluate(_tiny(data_dir, **overrides), str(resumed))
+  a = train.restore_for_inference(str(straight), which="checkpoints")[1]
+  b = train.restore_for_inference(str(resumed), which="checkpoints")[1]
+  jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_compiles_once_per_bucket(data_dir):
+  config = _tiny(data_dir)
+  task = get_task(config)
+  tx = train.make_optimizer(config)
+  from htr import sharding
+  mesh = sharding.create_mesh(config.mesh)
+  state, shardings = train.create_state(task, tx, mesh, config)
+  step = chex.assert_max_traces(train.make_train_step(task, tx, jax.random.key(0)), n=2)
+  step = jax.jit(step, donate_argnums=0)
+  for length in (128, 192, 128, 192, 128):
+    batch = task.dummy_batch(config.batch_size)
+    batch["inputs"] = np.zeros((config.batch_size, length, 4), np.float32)
+    state, _ = step(state, sharding.global_batch(batch, sharding.batch_sharding(mesh)))
+
+
+def test_nan_loss_stops_with_a_clear_error(data_dir, tmp_path, monkeypatch):
+  from htr.tasks import ctc
+  original = ctc.Task.loss
+
+  def nan_loss(self, *args):
+    loss, aux = original(self, *args)
+    return loss * np.nan, aux
+  monkeypatch.setattr(ctc.Task, "loss", nan_loss)
+  with pytest.raises(FloatingPointError, match="training loss is nan at step 1"):
+    train.train_and_evaluate(_tiny(data_dir), str(tmp_path))
+
+
+def test_eval_report_and_recognition(data_dir, tmp_path):
+  config = _tiny(data_dir, num_train_steps=2)
+  train.train_and_evaluate(config, str(tmp_path))
+  report = train.evaluate(config, str(tmp_path), split="test")
+  saved = json.load(open(tmp_path / "eval_synthetic_ink_tiny_test.json"))
+  assert saved["metrics"] == report["metrics"]
+  assert {"cer", "wer"} <= set(saved["metrics"])
+  assert len(saved["predictions"]) == report["metrics"]["num_examples"] > 0
+  assert saved["worst"][0]["cer"] == max(p["cer"] for p in saved["predictions"])
+
+  from htr.ink.records import record_to_ink
+  from htr.recognize import Recognizer
+  source = pipeline.load_source(config.data.name, "test", data_dir=data_dir)
+  inks = [record_to_ink(source[i]["ink"]) for i in range(3)]
+  results = Recognizer(str(tmp_path))(inks)
+  assert len(results) == 3
+  assert all(isinstance(r.text, str) and 0.0 <= r.confidence <= 1.0 for r in results)
