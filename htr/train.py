@@ -120,7 +120,7 @@ def make_train_step(task: Task, tx, base_rng: jax.Array):
         state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss)
     params = optax.apply_updates(state.params, updates)
-    aux = {**aux, "grad_norm": optax.global_norm(grads)}
+    aux = {**aux, "grad_norm": optax.tree.norm(grads)}
     return TrainState(state.step + 1, params, model_state, opt_state), aux
   return train_step
 
@@ -271,7 +271,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         if not np.isfinite(summary["loss"]):
           raise FloatingPointError(
               f"training loss is {summary['loss']} at step {step} (within the last "
-              f"{config.log_every} steps); last checkpoint: step {latest.latest_step()}. "
+              f"{config.log_every} steps); last checkpoint: "
+              f"{'step %d' % latest.latest_step() if latest.latest_step() else 'none yet'}. "
               f"Lower optimizer.learning_rate or check the input data.")
         summary["learning_rate"] = float(learning_rate_schedule(
             config.optimizer, config.num_train_steps)(step))
