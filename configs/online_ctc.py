@@ -18,11 +18,11 @@ from htr import config_lib
 
 # Model sizes. `base` is the architecture of the seed document (3 conv blocks
 # 64/128/256, kernels 5/5/3, three BiLSTM layers of 256); `small` halves the
-# frame rate with a strided conv and narrows the LSTMs for CPU training.
+# frame rate twice with strided convs and narrows the LSTMs for CPU training.
 SIZES = {
     "tiny": dict(conv_features=(16, 16), conv_kernels=(5, 3), conv_strides=(1, 2),
                  lstm_units=(16,)),
-    "small": dict(conv_features=(64, 96, 128), conv_kernels=(5, 5, 3), conv_strides=(1, 2, 1),
+    "small": dict(conv_features=(64, 96, 128), conv_kernels=(5, 5, 3), conv_strides=(1, 2, 2),
                   lstm_units=(160, 160)),
     "base": dict(conv_features=(64, 128, 256), conv_kernels=(5, 5, 3), conv_strides=(1, 1, 1),
                  lstm_units=(256, 256, 256)),

@@ -50,6 +50,7 @@ class Model(nn.Module):
     conv_dropout: dropout rate in the conv blocks.
     lstm_units: hidden units per direction of each BiLSTM layer.
     lstm_dropout: dropout between recurrent layers and before the output.
+    unroll: recurrence steps per loop iteration (fewer loop trips: faster on CPU).
   """
 
   num_classes: int
@@ -59,6 +60,7 @@ class Model(nn.Module):
   conv_dropout: float = 0.2
   lstm_units: Sequence[int] = (256, 256, 256)
   lstm_dropout: float = 0.3
+  unroll: int = 1
 
   @property
   def time_stride(self) -> int:
@@ -83,7 +85,8 @@ class Model(nn.Module):
       x, mask = ConvBlock(features, kernel, stride, self.conv_dropout)(x, mask, train=train)
     lengths = self.output_lengths(lengths)
     for units in self.lstm_units:
-      x = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(units)),
-                           nn.RNN(nn.OptimizedLSTMCell(units)))(x, seq_lengths=lengths)
+      x = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(units), unroll=self.unroll),
+                           nn.RNN(nn.OptimizedLSTMCell(units), unroll=self.unroll)
+                           )(x, seq_lengths=lengths)
       x = nn.Dropout(self.lstm_dropout, deterministic=not train)(x)
     return nn.Dense(self.num_classes)(x), lengths
