@@ -1,1 +1,4 @@
 """TFDS builders for htr (imported as `htr_datasets`); importing registers them."""
+
+from htr_datasets import iam_ondb  # noqa: F401  (registers `iam_ondb`)
+from htr_datasets import synthetic_ink  # noqa: F401  (registers `synthetic_ink`)
