@@ -3,17 +3,12 @@
 import numpy as np
 import pytest
 
-from htr.data import alphabet
 from htr.errors import InputError
 from htr.ink import records, synthetic
 
 
 def _writers(n: int, seed: int = 0) -> list[synthetic.WriterStyle]:
   return [synthetic.sample_writer(np.random.default_rng([seed, i])) for i in range(n)]
-
-
-def test_charset_is_the_iam_ondb_alphabet():
-  assert synthetic.IAM_ONDB_CHARSET == alphabet.IAM_ONDB
 
 
 @pytest.mark.parametrize("font", synthetic.FONTS)

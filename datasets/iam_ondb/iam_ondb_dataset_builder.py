@@ -24,7 +24,7 @@ from etils import epath
 
 from htr.errors import InputError
 from htr.ink import iam_ondb, records
-from htr.ink.inkml import MAX_BYTES
+from htr.ink.xml_source import MAX_BYTES
 
 SPLITS = ("trainset", "testset_v", "testset_t", "testset_f")
 

@@ -1,5 +1,4 @@
-"""W3C InkML (MathWriting, CROHME) reader and writer, and the safe XML loading all ink
-readers share.
+"""W3C InkML (MathWriting, CROHME) reader and writer.
 
 Only what recognition needs is read: the traces in document order (traceGroups, i.e.
 symbol segmentations, are ignored) and the `<annotation>`s that are direct children of
@@ -15,79 +14,20 @@ import os
 import re
 from collections.abc import Mapping
 from typing import BinaryIO
-from xml.etree import ElementTree
 from xml.sax import saxutils
 
-import defusedxml
-import defusedxml.ElementTree
 import numpy as np
 
 from htr.errors import InputError
 from htr.ink.ink import Ink, validate
+from htr.ink.xml_source import MAX_BYTES, MAX_POINTS, Source, parse_xml, read_source
 
 NAMESPACE = "http://www.w3.org/2003/InkML"
-# Real ink files are at most a few MiB; anything far larger is a mistake or an attack,
-# refused before the parser allocates a tree for it.
-MAX_BYTES = 64 << 20
-MAX_POINTS = 200_000  # The default of `ink.validate`: about 30 minutes of pen at 100 Hz.
-
-Source = str | os.PathLike | bytes
 # Seconds per unit of the T channel. InkML has no default; devices log milliseconds.
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, None: 1e-3}
 # One trace value: an optional difference-order prefix, then a number. The spec allows
 # values without separating blanks ("'23'-4"), hence a tokenizer rather than split().
 _VALUE = re.compile(r"\s*([!'\"]?)\s*(-?\s*(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*")
-
-
-def read_source(source: Source, *, name: str | None = None,
-                max_bytes: int = MAX_BYTES) -> tuple[bytes, str | None]:
-  """The bytes of a file path (or of bytes already read) and the name to report.
-
-  Args:
-    source: a path, or the content (e.g. a tar member read by the caller).
-    name: what error messages call the source; defaults to the path.
-    max_bytes: larger inputs are refused before they are read or parsed.
-  """
-  if isinstance(source, (bytes, bytearray, memoryview)):
-    data = bytes(source)
-  else:
-    name = name or os.fspath(source)
-    try:
-      size = os.path.getsize(source)
-      if size > max_bytes:
-        raise InputError(f"file of {size} bytes is larger than the limit {max_bytes}",
-                         path=name)
-      with open(source, "rb") as f:
-        data = f.read(max_bytes + 1)  # The file may have grown since getsize.
-    except OSError as e:
-      raise InputError(f"cannot read file: {e.strerror or e}", path=name) from None
-  if len(data) > max_bytes:
-    raise InputError(f"input of {len(data)} bytes is larger than the limit {max_bytes}",
-                     path=name)
-  if not data.strip():
-    raise InputError("empty file", path=name)
-  return data, name
-
-
-def parse_xml(data: bytes, *, path: str | None, target=None):
-  """Parses with defusedxml: entity bombs and external references become InputError.
-
-  Args:
-    data: the document; its XML declaration chooses the encoding.
-    path: the name used in error messages.
-    target: an ElementTree parser target for streaming; default builds a tree.
-
-  Returns:
-    The root element, or what `target.close()` returns.
-  """
-  parser = defusedxml.ElementTree.DefusedXMLParser(target=target)
-  try:
-    parser.feed(data)
-    return parser.close()
-  except ElementTree.ParseError as e:
-    raise InputError(f"malformed XML: {e}", path=path) from None
-  except defusedxml.DefusedXmlException as e:
-    raise InputError(f"unsafe XML refused ({type(e).__name__}): {e}", path=path) from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,12 +30,9 @@ import numpy as np
 import wordfreq
 from HersheyFonts import HersheyFonts
 
+from htr.data.alphabet import IAM_ONDB as IAM_ONDB_CHARSET
 from htr.errors import InputError
 from htr.ink.ink import Ink
-
-# Every character of the IAM-OnDB transcriptions.
-IAM_ONDB_CHARSET = (" !\"#%&'()*+,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_"
-                    "abcdefghijklmnopqrstuvwxyz")
 
 # ---------------------------------------------------------------------------
 # Fonts.
