@@ -65,7 +65,7 @@ def get_config(arg=None):
   data.pp_train = _PP_TRAIN           # Train preprocessing + augmentation ({...}: data fields).
   data.pp_predict = _PP_PREDICT       # Inference preprocessing (ink -> inputs).
   data.pp_eval = _PP_PREDICT.rsplit("|", 1)[0] + _LABELS  # Eval: the same plus labels.
-  data.buckets = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048)  # Padded lengths.
+  data.buckets = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072)  # Padded lengths.
   data.max_label_length = 128         # Padded label length (IAM-OnDB lines: < 100 chars).
   data.window_batches = 16            # Batches per length-sorted window (1: no sorting).
   data.skip_bad = False               # Skip (and log) bad samples instead of failing.
@@ -84,8 +84,8 @@ def get_config(arg=None):
 
   config.batch_size = 32
   config.eval_batch_size = 64
-  config.num_train_steps = 4000 if arg.data.startswith("synthetic") else 20_000
-  config.eval_every = 500
+  config.num_train_steps = 1200 if arg.data == "synthetic" else 20_000
+  config.eval_every = 400 if arg.data == "synthetic" else 1000
   config.checkpoint_every = 250
   config.early_stopping_patience = 10
   config.optimizer.learning_rate = 2e-3
