@@ -27,7 +27,7 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "dev": ["pytest>=8", "pytest-xdist>=3"],
+    "dev": ["pytest>=8", "pytest-xdist>=3", "nbclient", "nbformat", "ipykernel"],
     "bench": ["torch==2.13.0"],
 }
 
