@@ -109,8 +109,9 @@ class Task(base.Task):
   def summarize(self, records):
     refs = [r["reference"] for r in records]
     hyps = [r["prediction"] for r in records]
-    return {"cer": metrics.cer(refs, hyps), "wer": metrics.wer(refs, hyps),
-            "exact_match": float(np.mean([a == b for a, b in zip(refs, hyps)]) if refs else 0),
+    return {"cer": float(metrics.CharacterErrorRate.from_strings(refs, hyps).compute()),
+            "wer": float(metrics.WordErrorRate.from_strings(refs, hyps).compute()),
+            "exact_match": float(metrics.ExactMatch.from_strings(refs, hyps).compute()),
             "num_examples": float(len(records))}
 
   def worst(self, records, n):
