@@ -285,8 +285,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       is_last = step == config.num_train_steps
       if step % config.eval_every == 0 or is_last:
         with report.timed("eval"):
-          eval_metrics, _ = run_evaluation(task, predict_fn, state.variables(), eval_ds,
-                                           batch_shard, max_batches=config.eval_max_batches)
+          eval_metrics, records = run_evaluation(
+              task, predict_fn, state.variables(), eval_ds, batch_shard,
+              max_batches=config.eval_max_batches)
+        if jax.process_index() == 0:
+          task.save_artifacts(records, workdir, f"eval_{config.data.eval_split}")
         writer.write_scalars(step, {f"eval/{k}": v for k, v in eval_metrics.items()})
         logging.info("eval at step %d: %s", step,
                      ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
@@ -375,5 +378,6 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, *, split: str | No
   if jax.process_index() == 0:
     with open(path, "w") as f:
       json.dump(report, f, indent=1)
+    task.save_artifacts(records, workdir, os.path.splitext(os.path.basename(path))[0])
   logging.info("eval %s/%s: %s -> %s", config.data.name, split, metrics, path)
   return report

@@ -48,7 +48,7 @@ class BucketBatchDataset(grain.MapDataset):
   """
 
   def __init__(self, parent: grain.MapDataset, *, batch_size: int,
-               pad: dict[str, PadSpec], sort_key: str, window_batches: int = 1,
+               pad: dict[str, PadSpec], sort_key: str | None, window_batches: int = 1,
                seed: int = 0, drop_remainder: bool = True, skip_too_long: bool = False):
     super().__init__(parent)
     self._batch_size = batch_size
@@ -99,7 +99,9 @@ class BucketBatchDataset(grain.MapDataset):
       return batches
 
   def _length(self, example) -> int:
-    return 0 if example is None else len(example[self._sort_key])
+    if example is None or self._sort_key is None:
+      return 0
+    return len(example[self._sort_key])
 
   def _check_length(self, example):
     if example is None:

@@ -54,14 +54,14 @@ def _safe(op: Callable, skip_bad: bool):
 
 
 def make_dataset(source, data: ml_collections.ConfigDict, *, pad: dict[str, PadSpec],
-                 sort_key: str, split: str, batch_size: int, train: bool,
+                 sort_key: str | None, split: str, batch_size: int, train: bool,
                  seed: int) -> grain.MapDataset:
   """Batches of one split for this process.
 
   Args:
     source: a random-access source (`load_source`).
     pad: how each sequence key is padded (from the task).
-    sort_key: the key whose length groups examples into buckets.
+    sort_key: the key whose length groups examples into buckets (None: fixed shapes).
     data: the config's `data` block: `pp_train`/`pp_eval` op specs, `buckets`,
       `max_label_length`, `window_batches`, `skip_bad`.
     split: split name, for messages only.

@@ -35,7 +35,7 @@ class Task(abc.ABC):
   # -- input --------------------------------------------------------------
   @abc.abstractmethod
   def padding(self) -> tuple[dict[str, PadSpec], str]:
-    """How batches are padded, and the key whose length they are sorted by."""
+    """How batches are padded, and the key whose length they are sorted by (or None)."""
 
   @abc.abstractmethod
   def dummy_batch(self, batch_size: int) -> Batch:
@@ -68,6 +68,9 @@ class Task(abc.ABC):
   @abc.abstractmethod
   def summarize(self, records: list[dict[str, Any]]) -> dict[str, float]:
     """Corpus-level metrics from all records of an evaluation."""
+
+  def save_artifacts(self, records: list[dict[str, Any]], directory: str, name: str) -> None:
+    """Writes task-specific evaluation files (e.g. a confusion matrix) as `name.*`."""
 
   def worst(self, records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     """The n records to look at first in an evaluation report."""
