@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
-from htr.data import registry
+from htr.data import pipeline, registry
 from htr.data.bucketing import collate
 from htr.errors import InputError
 from htr.ink.ink import Ink
@@ -69,6 +69,6 @@ class Recognizer:
     examples = [self._preprocess({"id": i, "ink": ink_to_record(ink)}, rng)
                 for i, ink in zip(ids, inks)]
     batch = collate(examples, self._pad, len(examples))
-    inputs = {k: v for k, v in batch.items() if v.dtype != object}
+    inputs = pipeline.host_batch(batch, self._pad)
     outputs = jax.tree.map(np.asarray, self._predict(self.variables, inputs))
     return [Recognition(text, conf) for text, conf in self.task.texts(outputs)]

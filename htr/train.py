@@ -152,18 +152,45 @@ def _meta(config, task: Task, progress: Progress) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 def run_evaluation(task: Task, predict_fn, variables, ds, batch_shard, *,
                    max_batches: int | None = None) -> tuple[dict[str, float], list[dict]]:
-  """Predicts every batch of `ds`; returns corpus metrics and per-example records."""
-  records = []
-  for i, batch in enumerate(ds):
-    if max_batches is not None and i >= max_batches:
-      break
-    device_batch = sharding.global_batch(pipeline.host_batch(batch), batch_shard)
-    outputs = jax.tree.map(lambda x: np.asarray(jax.experimental.multihost_utils
-                                                .process_allgather(x, tiled=True))
-                           if jax.process_count() > 1 else np.asarray(x),
-                           predict_fn(variables, device_batch))
-    records.extend(task.records(batch, outputs))
+  """Predicts every batch of `ds`; returns corpus metrics and per-example records.
+
+  Every process runs the same number of steps (a process whose shard ran out
+  repeats its last batch fully masked) and gathers the outputs of all.
+  """
+  pad, _ = task.padding()
+  num_batches = pipeline.num_batches_everywhere(ds)
+  if max_batches is not None:
+    num_batches = min(num_batches, max_batches)
+  records, batch = [], None
+  for i in range(num_batches):
+    if i < len(ds):
+      batch = ds[i]
+    else:
+      batch = {**batch, "mask": np.zeros_like(batch["mask"])}
+    numeric = pipeline.host_batch(batch, pad)
+    outputs = predict_fn(variables, sharding.global_batch(numeric, batch_shard))
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+      outputs = multihost_utils.process_allgather(outputs, tiled=True)
+      batch = _gather_host_batch(numeric, batch)
+    records.extend(task.records(batch, jax.tree.map(np.asarray, outputs)))
   return task.summarize(records), records
+
+
+def _gather_host_batch(numeric: dict[str, np.ndarray], batch: dict[str, np.ndarray]
+                       ) -> dict[str, np.ndarray]:
+  """All processes' rows of a batch (numeric part already padded alike, and strings)."""
+  from jax.experimental import multihost_utils
+  gathered = multihost_utils.process_allgather(numeric, tiled=True)
+  for key in (k for k, v in batch.items() if v.dtype == object):
+    encoded = np.array([str(x).encode() for x in batch[key]], object)
+    width = int(np.max(multihost_utils.process_allgather(
+        np.array(max((len(x) for x in encoded), default=0)))))
+    fixed = np.array([x.ljust(width, b"\0") for x in encoded], f"S{max(width, 1)}")
+    rows = multihost_utils.process_allgather(fixed.view(np.uint8).reshape(len(fixed), -1),
+                                             tiled=True)
+    gathered[key] = np.array([bytes(r).rstrip(b"\0").decode() for r in rows], object)
+  return gathered
 
 
 def _eval_dataset(task, config, split: str):
@@ -257,7 +284,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   with metric_writers.ensure_flushes(writer):
     while step < config.num_train_steps:
       with jax.profiler.StepTraceAnnotation("train", step_num=step):
-        batch = sharding.global_batch(pipeline.host_batch(next(train_iter)), batch_shard)
+        batch = sharding.global_batch(pipeline.host_batch(next(train_iter), pad), batch_shard)
         state, aux = train_step(state, batch)
       step += 1
       pending.append(aux)

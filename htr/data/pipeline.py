@@ -95,6 +95,29 @@ def make_iterator(ds: grain.MapDataset, data: ml_collections.ConfigDict):
   return iter(ds.to_iter_dataset(options))
 
 
-def host_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-  """The numeric part of a batch (what goes to devices); strings stay on the host."""
-  return {k: v for k, v in batch.items() if v.dtype != object}
+def host_batch(batch: dict[str, np.ndarray], pad: dict[str, PadSpec]) -> dict[str, np.ndarray]:
+  """The numeric part of a batch (what goes to devices); strings stay on the host.
+
+  With several processes, each pads its own rows to its own bucket; a global array
+  needs one shape, so all agree on the largest (itself a bucket: no new shapes).
+  """
+  batch = {k: v for k, v in batch.items() if v.dtype != object}
+  if jax.process_count() == 1 or not pad:
+    return batch
+  from jax.experimental import multihost_utils
+  keys = sorted(pad)
+  sizes = multihost_utils.process_allgather(np.array([batch[k].shape[1] for k in keys]))
+  for key, size in zip(keys, np.max(sizes.reshape(-1, len(keys)), axis=0)):
+    extra = int(size) - batch[key].shape[1]
+    if extra:
+      widths = [(0, 0), (0, extra)] + [(0, 0)] * (batch[key].ndim - 2)
+      batch[key] = np.pad(batch[key], widths, constant_values=pad[key].value)
+  return batch
+
+
+def num_batches_everywhere(ds: grain.MapDataset) -> int:
+  """Batches every process must step through: shards may differ by one batch."""
+  if jax.process_count() == 1:
+    return len(ds)
+  from jax.experimental import multihost_utils
+  return int(np.max(multihost_utils.process_allgather(np.array(len(ds)))))
