@@ -391,7 +391,9 @@ def restore_for_inference(workdir: str, *, which: str = "best") -> tuple[Task, d
 def evaluate(config: ml_collections.ConfigDict, workdir: str, *, split: str | None = None,
              which: str = "best", num_worst: int = 20) -> dict[str, Any]:
   """Evaluates a trained workdir on `split`; writes and returns a JSON report."""
-  task, variables, _ = restore_for_inference(workdir, which=which)
+  task, variables, trained = restore_for_inference(workdir, which=which)
+  # The model comes from the checkpoint; how to decode it is this run's choice.
+  trained.decode = ml_collections.ConfigDict(config.decode.to_dict())
   split = split or config.data.eval_split
   mesh = sharding.create_mesh(config.mesh)
   ds = _eval_dataset(task, config, split)

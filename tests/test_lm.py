@@ -63,3 +63,13 @@ def test_load_rejects_other_files(tmp_path):
   np.savez(path, x=np.zeros(3))
   with pytest.raises(InputError, match="not_an_lm"):
     lm_lib.CharNgramLM.load(path)
+
+
+def test_cache_overflow_keeps_answers_for_cached_contexts(monkeypatch):
+  from htr.decode import lm as lm_module
+  model = lm_module.CharNgramLM.train(["the cat sat", "a dog ran"], order=3)
+  expected = model.batch_log_probs(["th", "do", "ca"])
+  monkeypatch.setattr(lm_module, "_CACHE_SIZE", 3)
+  model._cache.clear()
+  model.batch_log_probs(["th", "do"])
+  np.testing.assert_allclose(model.batch_log_probs(["th", "ca", "sa"])[:2], expected[[0, 2]])

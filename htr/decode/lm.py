@@ -157,7 +157,8 @@ class CharNgramLM:
     missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
     if missing:
       if len(self._cache) + len(missing) > _CACHE_SIZE:
-        self._cache.clear()
+        self._cache.clear()  # Then every key of this call is missing again.
+        missing = list(dict.fromkeys(keys))
       self._cache.update(zip(missing, self._log_probs(missing)))
     return np.array([self._cache[k] for k in keys]).reshape(len(keys), self.vocab_size)
 
