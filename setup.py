@@ -22,6 +22,7 @@ INSTALL_REQUIRES = [
     "hershey-fonts>=2.1",
     "wordfreq>=3.1",
     "scikit-learn>=1.4",
+    "scipy>=1.11",  # Image augmentation and connected components on the host.
     "pillow>=10",
     "tensorflow-cpu>=2.21",  # TFDS feature encoding; jax2tf export.
 ]
@@ -37,7 +38,8 @@ setuptools.setup(
     description="Handwriting recognition in JAX: online ink, characters, math, pages.",
     python_requires=">=3.11",
     packages=setuptools.find_packages(include=["htr", "htr.*"]) + [
-        "htr_datasets", "htr_datasets.iam_ondb", "htr_datasets.synthetic_ink"],
+        "htr_datasets", "htr_datasets.iam_ondb", "htr_datasets.synthetic_ink",
+        "htr_datasets.synthetic_chars", "htr_datasets.sklearn_digits"],
     # The TFDS builders live in datasets/ (the design-card layout) but import as
     # `htr_datasets`, so they never shadow Hugging Face's `datasets` package.
     package_dir={"htr_datasets": "datasets"},

@@ -2,3 +2,5 @@
 
 from htr_datasets import iam_ondb  # noqa: F401  (registers `iam_ondb`)
 from htr_datasets import synthetic_ink  # noqa: F401  (registers `synthetic_ink`)
+from htr_datasets import sklearn_digits  # noqa: F401  (registers `sklearn_digits`)
+from htr_datasets import synthetic_chars  # noqa: F401  (registers `synthetic_chars`)

@@ -393,7 +393,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, *, split: str | No
   """Evaluates a trained workdir on `split`; writes and returns a JSON report."""
   task, variables, trained = restore_for_inference(workdir, which=which)
   # The model comes from the checkpoint; how to decode it is this run's choice.
-  trained.decode = ml_collections.ConfigDict(config.decode.to_dict())
+  if "decode" in config:
+    trained.decode = ml_collections.ConfigDict(config.decode.to_dict())
   split = split or config.data.eval_split
   mesh = sharding.create_mesh(config.mesh)
   ds = _eval_dataset(task, config, split)

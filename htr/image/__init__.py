@@ -1,0 +1,1 @@
+"""Raster images of handwriting: canvas preprocessing and character segmentation."""

@@ -1,0 +1,88 @@
+"""The character datasets: build into a temp dir, read back through tfds.data_source."""
+
+import numpy as np
+import pytest
+
+from htr.data import charsets
+from htr.ink.records import as_text
+
+
+def _build(name: str, data_dir) -> dict:
+  import tensorflow_datasets as tfds
+  import htr_datasets  # noqa: F401  (registers the builders)
+  tfds.builder(name, data_dir=str(data_dir), file_format="array_record").download_and_prepare()
+  return {split: tfds.data_source(name, data_dir=str(data_dir), split=split, download=False)
+          for split in ("train", "validation", "test")}
+
+
+def _records(source) -> list[dict]:
+  return [source[i] for i in range(len(source))]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict:
+  sources = _build("synthetic_chars/tiny", tmp_path_factory.mktemp("tiny"))
+  return {split: _records(source) for split, source in sources.items()}
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> dict:
+  sources = _build("sklearn_digits", tmp_path_factory.mktemp("digits"))
+  return {split: _records(source) for split, source in sources.items()}
+
+
+def _check_images(records, num_classes: int):
+  """EMNIST convention: white on black, ink within a 20 px box, centred by mass."""
+  coms = []
+  for r in records:
+    assert r["image"].shape == (28, 28, 1) and r["image"].dtype == np.uint8
+    assert 0 <= r["label"] < num_classes
+    image = r["image"][..., 0].astype(np.float32)
+    assert image.max() == 255
+    on = image > 64
+    assert max(np.ptp(np.flatnonzero(on.any(1))), np.ptp(np.flatnonzero(on.any(0)))) < 21
+    coms.append([(image.sum(1) * np.arange(28)).sum(), (image.sum(0) * np.arange(28)).sum()]
+                / image.sum())
+  # Lopsided glyphs are shifted back inside the field, off centre; most are centred.
+  assert np.median(np.abs(np.array(coms) - 13.5).max(1)) < 0.6
+
+
+def test_synthetic_chars_tiny(tiny):
+  records = tiny
+  assert [len(records[s]) for s in ("train", "validation", "test")] == [3 * 94, 94, 94]
+  for split, rs in records.items():
+    _check_images(rs, 94)
+    assert sorted(int(r["label"]) for r in rs) == sorted(list(range(94)) * (len(rs) // 94))
+    assert all(as_text(r["id"]).startswith(split) for r in rs)
+  writers = {split: {int(r["writer"]) for r in rs} for split, rs in records.items()}
+  assert not writers["test"] & (writers["train"] | writers["validation"])
+  assert not writers["validation"] & writers["train"]
+
+
+def test_synthetic_chars_is_deterministic(tiny, tmp_path):
+  import tensorflow_datasets as tfds
+  again = _records(_build("synthetic_chars/tiny", tmp_path)["validation"])
+  key = lambda r: as_text(r["id"])
+  for a, b in zip(sorted(tiny["validation"], key=key), sorted(again, key=key), strict=True):
+    np.testing.assert_array_equal(a["image"], b["image"])
+  names = tfds.builder("synthetic_chars/tiny", data_dir=str(tmp_path)).info.features["label"]
+  assert "".join(names.names) == charsets.CHARS94
+
+
+def test_sklearn_digits(digits):
+  records = digits
+  sizes = {split: len(rs) for split, rs in records.items()}
+  assert sum(sizes.values()) == 1797 and sizes["test"] == 360
+  for rs in records.values():
+    _check_images(rs, 10)
+  ids = {split: {as_text(r["id"]) for r in rs} for split, rs in records.items()}
+  assert not ids["test"] & ids["train"] and not ids["validation"] & (ids["train"] | ids["test"])
+  counts = np.bincount([int(r["label"]) for r in records["test"]], minlength=10)
+  assert counts.min() >= 35  # Stratified: every digit ~36 times.
+
+
+def test_images_are_not_blank_or_saturated(tiny, digits):
+  for records in (tiny, digits):
+    images = np.stack([r["image"] for r in records["test"]])
+    ink = (images > 127).mean((1, 2, 3))
+    assert 0.01 < ink.min() and ink.max() < 0.7
