@@ -2,6 +2,8 @@
 
   htr recognize --workdir=DIR FILE [FILE ...]    ink (InkML or IAM-OnDB XML) -> text
   htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
+  htr classify --workdir=DIR IMAGE [IMAGE ...]   drawn characters -> top-5 with probabilities
+  htr classify --line --workdir=DIR IMAGE        a line of separated characters -> text
 """
 
 from __future__ import annotations
@@ -31,6 +33,25 @@ def _write(args) -> int:
   return 0
 
 
+def _classify(args) -> int:
+  from htr.classify import Classifier, read_image
+  images = [read_image(path) for path in args.images]
+  classifier = Classifier(args.workdir)
+  if not args.line:
+    for path, result in zip(args.images, classifier(images, ids=args.images)):
+      print(f"{path}: {result.char}")
+      for rank, (char, probability) in enumerate(result.top, 1):
+        print(f"  {rank}\t{char}\t{probability:.4f}")
+    return 0
+  for path, image in zip(args.images, images):
+    text, results = classifier.read_line(image, sample_id=path)
+    print(f"{path}: {text}")
+    for result in results:
+      top = "  ".join(f"{char} {probability:.3f}" for char, probability in result.top)
+      print(f"  {result.char}\t{top}\tbox={result.box}")
+  return 0
+
+
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog="htr", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
   write.add_argument("--out", required=True, help="the InkML file to write")
   write.add_argument("--seed", type=int, default=0, help="picks the writer and the noise")
   write.set_defaults(run=_write)
+  classify = commands.add_parser(
+      "classify", help="character images -> top-5 classes with probabilities")
+  classify.add_argument("images", nargs="+", help="PNG, JPEG, ... files, any size or polarity")
+  classify.add_argument("--workdir", required=True, help="a trained workdir (task=classify)")
+  classify.add_argument("--line", action="store_true",
+                        help="each image is a line of separated characters: print its text "
+                             "and every character's top-5")
+  classify.set_defaults(run=_classify)
   args = parser.parse_args(argv)
   try:
     return args.run(args)

@@ -140,3 +140,28 @@ class ExactMatch(clu_metrics.Average):
 
   def compute(self) -> jnp.ndarray:
     return self.total / jnp.maximum(self.count, 1)
+
+
+@flax.struct.dataclass
+class TopKAccuracy(clu_metrics.Average):
+  """Fraction of examples whose label is among the k highest-scored classes.
+
+  k=1 is plain accuracy. `from_model_output` ranks on device (inside jit); the
+  host builds it from per-example hits (`from_hits`) of already-decoded records.
+  A label tied with other classes counts as ranked above them.
+  """
+
+  @classmethod
+  def from_hits(cls, hits, mask=None) -> TopKAccuracy:
+    ones = np.ones(np.shape(hits), np.int32)
+    return cls(total=_masked_sum(hits, mask).astype(jnp.float32), count=_masked_sum(ones, mask))
+
+  @classmethod
+  def from_model_output(cls, logits, labels, mask=None, k: int = 1, **_) -> TopKAccuracy:
+    """The `clu.metrics.Collection` hook: logits [B, C] and integer labels [B]."""
+    label_logit = jnp.take_along_axis(logits, labels[:, None].astype(jnp.int32), axis=-1)
+    rank = jnp.sum(logits > label_logit, axis=-1)
+    return cls.from_hits(rank < k, mask)
+
+  def compute(self) -> jnp.ndarray:
+    return self.total / jnp.maximum(self.count, 1)

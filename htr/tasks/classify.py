@@ -1,0 +1,207 @@
+"""Image -> one class: single handwritten characters (digits, EMNIST, 94 symbols)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from htr import metrics
+from htr.tasks import base
+
+TOP_K = 5
+
+
+def resolve_classes(name_or_chars: str) -> str:
+  """A charset name of htr/data/charsets.py (e.g. "chars94", "digits"), or the characters."""
+  from htr.data import charsets
+  try:
+    return charsets.named(name_or_chars)
+  except ValueError:
+    return name_or_chars
+
+
+def build_model(num_classes: int, name: str, **kwargs):
+  """`"cnn"` -> htr.models.cnn.Model; `"cnn.ResNet"` -> htr.models.cnn.ResNet."""
+  module, _, cls = name.partition(".")
+  return getattr(importlib.import_module(f"htr.models.{module}"), cls or "Model")(
+      num_classes=num_classes, **kwargs)
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float = 0.0
+                  ) -> jax.Array:
+  """Per-example softmax cross-entropy against one-hot labels smoothed by `label_smoothing`."""
+  targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), label_smoothing)
+  return optax.softmax_cross_entropy(logits, targets)
+
+
+def top_k(logits: jax.Array, labels: jax.Array | None = None, k: int = TOP_K
+          ) -> dict[str, jax.Array]:
+  """The k most probable classes and their probabilities (+ the label's, if given)."""
+  probs = jax.nn.softmax(logits.astype(jnp.float32))
+  top_probs, top_ids = jax.lax.top_k(probs, min(k, logits.shape[-1]))
+  out = {"top_ids": top_ids, "top_probs": top_probs}
+  if labels is not None:
+    out["label_prob"] = jnp.take_along_axis(probs, labels[:, None].astype(jnp.int32), -1)[:, 0]
+  return out
+
+
+def confusion_matrix(records: Sequence[dict[str, Any]], classes: str) -> np.ndarray:
+  """Counts [true, predicted] over records' `label_id` and `prediction_id`."""
+  matrix = np.zeros((len(classes), len(classes)), np.int64)
+  for r in records:
+    matrix[r["label_id"], r["prediction_id"]] += 1
+  return matrix
+
+
+def confusion_report(matrix: np.ndarray, classes: str, *, num_confused: int = 20
+                     ) -> dict[str, Any]:
+  """JSON-able per-class accuracy (None: class absent), the matrix and the worst pairs."""
+  counts = matrix.sum(axis=1)
+  per_class = {c: {"count": int(n), "accuracy": float(matrix[i, i] / n) if n else None}
+               for i, (c, n) in enumerate(zip(classes, counts))}
+  off = matrix * (1 - np.eye(len(classes), dtype=matrix.dtype))
+  pairs = np.argsort(-off, axis=None)[:num_confused]
+  confused = [[classes[t], classes[p], int(off[t, p])]
+              for t, p in zip(*np.unravel_index(pairs, off.shape)) if off[t, p]]
+  return {"classes": list(classes), "per_class": per_class, "most_confused": confused,
+          "matrix": matrix.tolist()}
+
+
+def draw_confusion(matrix: np.ndarray, classes: str, title: str = ""):
+  """A PIL image of the row-normalised confusion matrix with class labels.
+
+  Rows are true classes, columns predictions; correct cells are blue, errors
+  red, and a bar on the right shows each class's accuracy.
+  """
+  from PIL import Image, ImageDraw, ImageFont
+  n = len(classes)
+  cell = int(np.clip(720 // max(n, 1), 12, 40))
+  font = ImageFont.load_default(size=max(8, int(cell * 0.8)))
+  counts = matrix.sum(axis=1, keepdims=True)
+  frac = matrix / np.maximum(counts, 1)
+  diag = np.eye(n, dtype=bool)
+  # White -> blue on the diagonal, white -> red off it; rows without examples grey.
+  tint = np.where(diag[..., None], [40, 90, 200], [210, 40, 40]).astype(np.float32)
+  rgb = 255 - frac[..., None] ** 0.5 * (255 - tint)
+  rgb[counts[:, 0] == 0] = 200
+  cells = np.repeat(np.repeat(rgb.astype(np.uint8), cell, 0), cell, 1)
+  title = title or "rows: true, columns: predicted"
+  title_font = ImageFont.load_default(size=12)
+  left, top, bar = 2 * cell, 2 * cell + 16, 5 * cell
+  width = max(left + n * cell + cell + bar + 3 * cell,
+              int(title_font.getlength(title)) + 8)
+  image = Image.new("RGB", (width, top + n * cell + cell), "white")
+  image.paste(Image.fromarray(cells), (left, top))
+  draw = ImageDraw.Draw(image)
+  draw.text((4, 2), title, fill="black", font=title_font)
+  x_bar = left + n * cell + cell
+  for i, c in enumerate(classes):
+    centre = cell // 2
+    draw.text((left // 2, top + i * cell + centre), c, fill="black", font=font, anchor="mm")
+    draw.text((left + i * cell + centre, top - centre), c, fill="black", font=font,
+              anchor="mm")
+    if counts[i, 0]:
+      accuracy = frac[i, i]
+      y = top + i * cell
+      draw.rectangle((x_bar, y + 1, x_bar + bar, y + cell - 2), fill=(225, 225, 225))
+      draw.rectangle((x_bar, y + 1, x_bar + int(bar * accuracy), y + cell - 2),
+                     fill=(40, 90, 200))
+      draw.text((x_bar + bar + 2, y + centre), f"{100 * accuracy:.0f}%", fill="black",
+                font=font, anchor="lm")
+  return image
+
+
+class Task(base.Task):
+  """Classification: `image [B,H,W,C]` -> `label [B]` over `config.classes`.
+
+  Config fields used: `classes` (charset name or characters), `model` (name +
+  kwargs), `data.image_shape`, `label_smoothing`.
+  """
+
+  main_metric = ("accuracy", "max")
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.classes = resolve_classes(config.classes)
+    if len(set(self.classes)) != len(self.classes):
+      raise ValueError(f"classes have repeated characters: {self.classes!r}")
+    self.model = build_model(len(self.classes), **config.model)
+
+  def padding(self):
+    return {}, None
+
+  def dummy_batch(self, batch_size):
+    return {"image": np.zeros((batch_size, *self.config.data.image_shape), np.float32),
+            "label": np.zeros((batch_size,), np.int32),
+            "mask": np.ones((batch_size,), np.float32)}
+
+  def model_inputs(self, batch):
+    return {"image": batch["image"], "mask": batch["mask"]}
+
+  def loss(self, params, model_state, batch, rng):
+    logits, updates = self.model.apply(
+        {"params": params, **model_state}, **self.model_inputs(batch), train=True,
+        rngs={"dropout": rng}, mutable=list(model_state))
+    logits = logits.astype(jnp.float32)
+    weight = batch["mask"]
+    total = jnp.maximum(jnp.sum(weight), 1.0)
+    per_example = cross_entropy(logits, batch["label"], self.config.label_smoothing)
+    loss = jnp.sum(per_example * weight) / total
+    accuracy = metrics.TopKAccuracy.from_model_output(logits, batch["label"], weight).compute()
+    return loss, (updates, {"loss": loss, "accuracy": accuracy})
+
+  def predict(self, variables, batch):
+    logits = self.model.apply(variables, batch["image"], train=False)
+    return top_k(logits, batch.get("label"))
+
+  # -- host side ------------------------------------------------------------
+  def top(self, outputs) -> list[list[tuple[str, float]]]:
+    """Per example, the top classes as (character, probability), most probable first."""
+    return [[(self.classes[j], float(p)) for j, p in zip(ids, probs)]
+            for ids, probs in zip(outputs["top_ids"], outputs["top_probs"])]
+
+  def records(self, batch, outputs):
+    records = []
+    for i, top in enumerate(self.top(outputs)):
+      if not batch["mask"][i]:
+        continue
+      label, ids = int(batch["label"][i]), [int(j) for j in outputs["top_ids"][i]]
+      records.append({
+          "id": str(batch["id"][i]) if "id" in batch else "",  # EMNIST has no ids.
+          "label": self.classes[label], "prediction": top[0][0], "confidence": top[0][1],
+          "top5": [[c, p] for c, p in top], "correct": ids[0] == label,
+          "top5_correct": label in ids, "label_prob": float(outputs["label_prob"][i]),
+          "label_id": label, "prediction_id": ids[0]})
+    return records
+
+  def summarize(self, records):
+    def accuracy(key):
+      return float(metrics.TopKAccuracy.from_hits([r[key] for r in records]).compute())
+    nll = -np.log(np.maximum([r["label_prob"] for r in records], 1e-12))
+    return {"accuracy": accuracy("correct"), "top5_accuracy": accuracy("top5_correct"),
+            "nll": float(nll.mean()) if records else 0.0, "num_examples": float(len(records))}
+
+  def worst(self, records, n):
+    return sorted(records, key=lambda r: r["label_prob"])[:n]
+
+  def save_artifacts(self, records, directory, name):
+    """`name_confusion.json` (per-class accuracy, worst pairs, matrix) and `.png`."""
+    matrix = confusion_matrix(records, self.classes)
+    path = os.path.join(directory, f"{name}_confusion")
+    with open(path + ".json", "w") as f:
+      json.dump(confusion_report(matrix, self.classes), f, indent=1)
+    summary = self.summarize(records)
+    title = (f"{name}: accuracy {100 * summary['accuracy']:.2f}%, top-5 "
+             f"{100 * summary['top5_accuracy']:.2f}% (rows true, columns predicted)")
+    draw_confusion(matrix, self.classes, title).save(path + ".png")
+
+  def metadata(self):
+    return {"classes": self.classes}
