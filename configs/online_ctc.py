@@ -54,8 +54,8 @@ def get_config(arg=None):
   data = config.data
   name, train_split, eval_split, test_split = DATASETS[arg.data]
   data.name = name                    # TFDS name (datasets/ holds htr's builders).
-  data.data_dir = config_dict.placeholder(str)               # TFDS data dir (None: ~/tensorflow_datasets).
-  data.manual_dir = config_dict.placeholder(str)             # Downloaded files, for datasets that need them.
+  data.data_dir = config_dict.placeholder(str)  # TFDS data dir (None: ~/tensorflow_datasets).
+  data.manual_dir = config_dict.placeholder(str)  # Downloaded files, for datasets that need them.
   data.train_split = train_split      # Split trained on.
   data.eval_split = eval_split        # Split evaluated during training (early stopping).
   data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
@@ -78,7 +78,7 @@ def get_config(arg=None):
 
   config.decode = ml_collections.ConfigDict()
   config.decode.beam_width = 1        # 1: greedy (in the jitted graph); >1: prefix beam search.
-  config.decode.lm_path = config_dict.placeholder(str)       # Character n-gram LM (htr/decode/lm.py) for beam search.
+  config.decode.lm_path = config_dict.placeholder(str)  # Character n-gram LM (htr/decode/lm.py) for beam search.
   config.decode.lm_alpha = 0.5        # LM weight.
   config.decode.lm_beta = 1.0         # Insertion bonus per character.
 

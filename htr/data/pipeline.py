@@ -35,7 +35,7 @@ def load_source(name: str, split: str, *, data_dir: str | None = None,
     logging.info("Preparing %s in %s (once)", name, builder.data_dir)
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
     builder.download_and_prepare(download_config=config)
-  if split not in builder.info.splits:
+  if split.partition("[")[0] not in builder.info.splits:  # "train[:90%]" slices "train".
     raise ValueError(f"{name} has no split {split!r}; it has {list(builder.info.splits)}")
   return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
 
