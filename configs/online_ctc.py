@@ -78,7 +78,7 @@ def get_config(arg=None):
 
   config.decode = ml_collections.ConfigDict()
   config.decode.beam_width = 1        # 1: greedy (in the jitted graph); >1: prefix beam search.
-  config.decode.lm_path = config_dict.placeholder(str)  # Character n-gram LM (htr/decode/lm.py) for beam search.
+  config.decode.lm_path = config_dict.placeholder(str)  # Char n-gram LM file for the beam.
   config.decode.lm_alpha = 0.5        # LM weight.
   config.decode.lm_beta = 1.0         # Insertion bonus per character.
 

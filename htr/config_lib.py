@@ -40,7 +40,7 @@ def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.Config
   config.eval_batch_size = 64        # Global eval batch.
   config.log_every = 50              # Steps between train-metric logs.
   config.eval_every = 1000           # Steps between evaluations (also checkpoints).
-  config.eval_max_batches = config_dict.placeholder(int)  # Evaluate on at most this many batches (None: all).
+  config.eval_max_batches = config_dict.placeholder(int)  # At most this many eval batches.
   config.checkpoint_every = 500      # Steps between checkpoints without evaluation.
   config.keep_checkpoints = 3        # Latest checkpoints kept for resuming.
   config.early_stopping_patience = 0  # Stop after N evals without improvement (0: never).
