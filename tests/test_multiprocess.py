@@ -6,8 +6,6 @@ import socket
 import subprocess
 import sys
 
-from test_train import data_dir  # noqa: F401  (the session's TFDS dir fixture)
-
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
@@ -17,7 +15,7 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def test_two_processes_train_and_evaluate_in_lockstep(data_dir, tmp_path):  # noqa: F811
+def test_two_processes_train_and_evaluate_in_lockstep(data_dir, tmp_path):
   # Build the tiny dataset once here, so the two processes do not race to build it.
   from htr.data import pipeline
   pipeline.load_source("synthetic_ink/tiny", "train", data_dir=data_dir)

@@ -8,7 +8,6 @@ import chex
 import jax
 import numpy as np
 import pytest
-from ml_collections import config_flags  # noqa: F401  (configs import like the CLI's)
 
 from htr import train
 from htr.data import pipeline
@@ -24,11 +23,6 @@ def _load(path, arg="runlocal,size=tiny"):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config(arg)
-
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp("tfds"))
 
 
 def _tiny(data_dir, **overrides):
