@@ -77,3 +77,20 @@ def test_processes_read_disjoint_shards(setup, monkeypatch):
     seen.append({i for b in ds for i, m in zip(b["id"], b["mask"]) if m})
   assert seen[0] and seen[1] and not seen[0] & seen[1]
   assert len(seen[0] | seen[1]) == len(source)
+
+
+def test_bad_samples_fail_by_default_and_are_masked_and_logged_when_skipped(setup, caplog):
+  config, source = setup
+  bad = dict(source[3])
+  bad["ink"] = {"points": np.full((4, 3), np.nan, np.float32),
+                "stroke_lengths": np.array([4], np.int32)}
+  records = [source[i] for i in range(len(source))]
+  records[3] = bad
+  from htr.errors import InputError
+  with pytest.raises(InputError, match="NaN"):
+    list(_dataset(config, records, train=False))
+  config = config.copy_and_resolve_references()
+  config.data.skip_bad = True
+  batches = list(_dataset(config, records, train=False))
+  assert sum(b["mask"].sum() for b in batches) == len(records) - 1
+  assert "skipping bad sample" in caplog.text and "NaN" in caplog.text
