@@ -105,3 +105,26 @@ def test_eval_report_and_recognition(data_dir, tmp_path):
   results = Recognizer(str(tmp_path))(inks)
   assert len(results) == 3
   assert all(isinstance(r.text, str) and 0.0 <= r.confidence <= 1.0 for r in results)
+
+
+def test_optimizer_schedules(data_dir):
+  import jax.numpy as jnp
+  config = _tiny(data_dir, num_train_steps=100)
+  config.optimizer.update(warmup_steps=10, learning_rate=1.0, final_lr_fraction=0.1)
+  schedule = train.learning_rate_schedule(config.optimizer, config.num_train_steps)
+  assert float(schedule(0)) == 0.0 and float(schedule(10)) == 1.0
+  assert abs(float(schedule(100)) - 0.1) < 1e-6
+
+  config.optimizer.update(schedule="plateau", plateau_patience=2, plateau_accumulation=1,
+                          plateau_factor=0.5, grad_clip_norm=1e9, weight_decay=0.0)
+  tx = train.make_optimizer(config)
+  params = {"w": jnp.ones(3)}
+  state = tx.init(params)
+  for _ in range(6):  # A loss that never improves halves the LR after the patience.
+    _, state = tx.update({"w": jnp.ones(3)}, state, params, value=jnp.array(1.0))
+  scale = [s.scale for s in jax.tree.leaves(state, is_leaf=lambda s: hasattr(s, "scale"))
+           if hasattr(s, "scale")]
+  assert scale and float(scale[0]) < 1.0
+  with pytest.raises(ValueError, match="unknown schedule"):
+    config.optimizer.schedule = "linear"
+    train.learning_rate_schedule(config.optimizer, 10)
