@@ -113,13 +113,7 @@ def get_config(arg=None):
   config.optimizer.weight_decay = 1e-4
 
   if arg.runlocal:
-    config.num_train_steps = 2
-    config.batch_size = 8
-    config.eval_batch_size = 8
-    config.log_every = 1
-    config.eval_every = 2
-    config.eval_max_batches = 1
-    config.optimizer.warmup_steps = 1
+    config_lib.runlocal(config)
     if arg.data == "synthetic94":
       data.name = "synthetic_chars/tiny"
   return config

@@ -92,13 +92,7 @@ def get_config(arg=None):
   config.optimizer.warmup_steps = 200
 
   if arg.runlocal:
-    config.num_train_steps = 2
-    config.batch_size = 8
-    config.eval_batch_size = 8
-    config.log_every = 1
-    config.eval_every = 2
-    config.eval_max_batches = 1
-    config.optimizer.warmup_steps = 1
+    config_lib.runlocal(config)
     data.window_batches = 2
     if arg.data == "synthetic":
       data.name = "synthetic_ink/tiny"

@@ -63,3 +63,15 @@ def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.Config
   opt.plateau_accumulation = 50      # ...of the loss averaged over this many steps,
   opt.plateau_min_scale = 0.01       # down to this fraction of the peak LR.
   return config
+
+
+def runlocal(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Two steps with batches of 8 and one eval batch: laptops and the tests."""
+  config.num_train_steps = 2
+  config.batch_size = 8
+  config.eval_batch_size = 8
+  config.log_every = 1
+  config.eval_every = 2
+  config.eval_max_batches = 1
+  config.optimizer.warmup_steps = 1
+  return config
