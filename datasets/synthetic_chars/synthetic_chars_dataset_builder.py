@@ -83,9 +83,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self, split: str):
     config = self.builder_config
     index = _SPLITS.index(split)
-    first_writer = sum(config.writers[:index])
-    styles = [synthetic.sample_writer(np.random.default_rng([_WRITER_STREAM, first_writer + w]))
-              for w in range(config.writers[index])]
+    first_writer, styles = synthetic.split_writers(config.writers, index, _WRITER_STREAM)
     for i in range(config.per_class[index]):
       for label, char in enumerate(charsets.CHARS94):
         rng = np.random.default_rng([_IMAGE_STREAM, config.seed, index, i, label])

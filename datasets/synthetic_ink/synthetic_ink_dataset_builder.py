@@ -77,10 +77,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self, split: str):
     config = self.builder_config
     index = _SPLITS.index(split)
-    first_writer = sum(config.writers[:index])
-    num_writers = config.writers[index]
-    styles = [synthetic.sample_writer(np.random.default_rng([_WRITER_STREAM, first_writer + w]))
-              for w in range(num_writers)]
+    first_writer, styles = synthetic.split_writers(config.writers, index, _WRITER_STREAM)
+    num_writers = len(styles)
     for i in range(config.lines[index]):
       rng = np.random.default_rng([_LINE_STREAM, config.seed, index, i])
       text = synthetic.sample_line(rng, min_words=config.min_words, max_words=config.max_words,

@@ -644,3 +644,15 @@ def write_line(text: str, style: WriterStyle, rng: np.random.Generator) -> Ink:
   times = np.round(times / _TIME_RESOLUTION) * _TIME_RESOLUTION
   return Ink(np.concatenate([out, times[:, None]], 1).astype(np.float32),
              np.bincount(stroke, minlength=len(lengths)))
+
+
+def split_writers(counts: tuple[int, ...], index: int, stream: int
+                  ) -> tuple[int, list[WriterStyle]]:
+  """Writers of split `index` when splits get `counts` writers each, never shared.
+
+  Returns the first writer id of the split and its styles; writer w is drawn from
+  the seed (stream, w), so splits are disjoint and builds are reproducible.
+  """
+  first = sum(counts[:index])
+  return first, [sample_writer(np.random.default_rng([stream, first + w]))
+                 for w in range(counts[index])]
