@@ -194,10 +194,9 @@ def _gather_host_batch(numeric: dict[str, np.ndarray], batch: dict[str, np.ndarr
 
 
 def _eval_dataset(task, config, split: str):
-  source = pipeline.load_source(config.data.name, split, data_dir=config.data.data_dir,
-                                manual_dir=config.data.manual_dir)
   pad, sort_key = task.padding()
-  return pipeline.make_dataset(source, config.data, pad=pad, sort_key=sort_key, split=split,
+  return pipeline.make_dataset(pipeline.load_components(config.data, split), config.data,
+                               pad=pad, sort_key=sort_key, split=split,
                                batch_size=config.eval_batch_size, train=False,
                                seed=config.seed)
 
@@ -224,13 +223,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       workdir, just_logging=jax.process_index() > 0, asynchronous=False)
 
   # -- Data ---------------------------------------------------------------
-  train_source = pipeline.load_source(config.data.name, config.data.train_split,
-                                      data_dir=config.data.data_dir,
-                                      manual_dir=config.data.manual_dir)
   pad, sort_key = task.padding()
-  train_ds = pipeline.make_dataset(train_source, config.data, pad=pad, sort_key=sort_key,
-                                   split=config.data.train_split,
-                                   batch_size=config.batch_size, train=True, seed=config.seed)
+  train_ds = pipeline.make_dataset(
+      pipeline.load_components(config.data, config.data.train_split), config.data, pad=pad,
+      sort_key=sort_key, split=config.data.train_split, batch_size=config.batch_size,
+      train=True, seed=config.seed)
   train_iter = pipeline.make_iterator(train_ds, config.data)
   eval_ds = _eval_dataset(task, config, config.data.eval_split)
 

@@ -19,8 +19,9 @@ def setup(tmp_path_factory):
 
 def _dataset(config, source, seed=0, train=True):
   pad, sort_key = get_task(config).padding()
-  return pipeline.make_dataset(source, config.data, pad=pad, sort_key=sort_key, split="train",
-                               batch_size=config.batch_size, train=train, seed=seed)
+  return pipeline.make_dataset([pipeline.Component(source)], config.data, pad=pad,
+                               sort_key=sort_key, split="train", batch_size=config.batch_size,
+                               train=train, seed=seed)
 
 
 def _take(iterator, n):
@@ -94,3 +95,52 @@ def test_bad_samples_fail_by_default_and_are_masked_and_logged_when_skipped(setu
   batches = list(_dataset(config, records, train=False))
   assert sum(b["mask"].sum() for b in batches) == len(records) - 1
   assert "skipping bad sample" in caplog.text and "NaN" in caplog.text
+
+
+def _glyphs(prefix: str, labels: range, n: int) -> list[dict]:
+  """In-memory records: a pixel at (3, 20), so transposition shows."""
+  image = np.zeros((28, 28, 1), np.uint8)
+  image[3, 20] = 255
+  return [{"id": f"{prefix}{i}", "image": image, "label": np.int64(labels[i % len(labels)])}
+          for i in range(n)]
+
+
+def test_mixture_mixes_by_weight_in_training_and_lists_everything_in_evaluation():
+  import ml_collections
+  data = ml_collections.ConfigDict({
+      "pp_train": "decode_image|keep(keys=('id', 'image', 'label'))",
+      "pp_eval": "decode_image|keep(keys=('id', 'image', 'label'))",
+      "skip_bad": False, "window_batches": 1})
+  components = [pipeline.Component(_glyphs("a", range(10), 200), 0.75, "emnist_transpose"),
+                pipeline.Component(_glyphs("b", range(62, 94), 50), 0.25)]
+
+  def batches(train, seed=0):
+    ds = pipeline.make_dataset(components, data, pad={}, sort_key=None, split="train",
+                               batch_size=16, train=train, seed=seed)
+    return [ds[i] for i in range(25 if train else len(ds))]
+
+  examples = [(i, im, lab) for b in batches(True) for i, im, lab in
+              zip(b["id"], b["image"], b["label"])]
+  from_a = [e for e in examples if e[0].startswith("a")]
+  assert len(from_a) == 300 and len(examples) == 400  # Exactly 3:1.
+  # Each component's own ops ran on its examples only, before the common ones.
+  assert all(im[20, 3, 0] == 1.0 and lab < 10 for _, im, lab in from_a)
+  assert all(im[3, 20, 0] == 1.0 and lab >= 62 for i, im, lab in examples
+             if i.startswith("b"))
+  assert [b["id"].tolist() for b in batches(True)] == [b["id"].tolist() for b in batches(True)]
+  assert [b["id"].tolist() for b in batches(True, 1)] != [b["id"].tolist()
+                                                         for b in batches(True)]
+  # The smaller component repeats: 25 batches hold 100 "b" examples of 50.
+  assert len({e[0] for e in examples if e[0].startswith("b")}) == 50
+
+  seen = [i for b in batches(False) for i, m in zip(b["id"], b["mask"]) if m]
+  assert sorted(seen) == sorted([f"a{i}" for i in range(200)] + [f"b{i}" for i in range(50)])
+
+
+def test_mixture_component_without_the_split_is_named():
+  import ml_collections
+  data = ml_collections.ConfigDict({"data_dir": None, "manual_dir": None, "mixture": {
+      "symbols": {"name": "synthetic_chars/tiny", "weight": 1.0, "pp": "",
+                  "splits": {"train": "train"}}}})
+  with pytest.raises(ValueError, match="'symbols'.*no split for 'validation'"):
+    pipeline.load_components(data, "validation")

@@ -3,12 +3,20 @@
   tfds.data_source -> per-process slice -> (train: seeded shuffle, repeat)
     -> registered preprocessing ops -> length-bucketed padded batches
     -> threaded prefetching iterator (its state goes into every checkpoint)
+
+A split may also be a weighted mixture of several datasets (`data.mixture`, e.g.
+EMNIST letters and digits plus synthetic symbols): each component is sliced,
+shuffled and repeated on its own and brought to a common form by its own ops, then
+`grain.MapDataset.mix` interleaves them in proportion (training) or
+`concatenate` lists every example once (evaluation).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import grain
 import jax
@@ -35,7 +43,9 @@ def load_source(name: str, split: str, *, data_dir: str | None = None,
     logging.info("Preparing %s in %s (once)", name, builder.data_dir)
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
     builder.download_and_prepare(download_config=config)
-  if split.partition("[")[0] not in builder.info.splits:  # "train[:90%]" slices "train".
+  # "train[:90%]" slices "train". (Under tfds.testing.mock_data nothing is prepared
+  # and there is no split metadata to check against.)
+  if builder.info.splits and split.partition("[")[0] not in builder.info.splits:
     raise ValueError(f"{name} has no split {split!r}; it has {list(builder.info.splits)}")
   return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
 
@@ -53,17 +63,51 @@ def _safe(op: Callable, skip_bad: bool):
   return wrapped
 
 
-def make_dataset(source, data: ml_collections.ConfigDict, *, pad: dict[str, PadSpec],
-                 sort_key: str | None, split: str, batch_size: int, train: bool,
-                 seed: int) -> grain.MapDataset:
+@dataclasses.dataclass(frozen=True)
+class Component:
+  """One dataset of a split.
+
+  Attributes:
+    source: a random-access source (`load_source`).
+    weight: its share of training examples (mixtures only).
+    pp: ops applied to its examples before the split's common ops ("" for none).
+  """
+
+  source: Any
+  weight: float = 1.0
+  pp: str = ""
+
+
+def load_components(data: ml_collections.ConfigDict, split: str) -> list[Component]:
+  """The datasets of the logical `split`: `data.name`, or each of `data.mixture`.
+
+  A mixture entry names its dataset, weight, ops and its own split for each
+  logical split, e.g. `splits=dict(train="train[:90%]", validation="train[90%:]")`.
+  """
+  kwargs = dict(data_dir=data.data_dir, manual_dir=data.manual_dir)
+  if not data.get("mixture"):
+    return [Component(load_source(data.name, split, **kwargs))]
+  components = []
+  for key, part in data.mixture.items():
+    if split not in part.splits:
+      raise ValueError(f"mixture component {key!r} ({part.name}) has no split for {split!r}; "
+                       f"it maps {sorted(part.splits)}")
+    components.append(Component(load_source(part.name, part.splits[split], **kwargs),
+                                part.weight, part.pp))
+  return components
+
+
+def make_dataset(components: Sequence[Component], data: ml_collections.ConfigDict, *,
+                 pad: dict[str, PadSpec], sort_key: str | None, split: str, batch_size: int,
+                 train: bool, seed: int) -> grain.MapDataset:
   """Batches of one split for this process.
 
   Args:
-    source: a random-access source (`load_source`).
-    pad: how each sequence key is padded (from the task).
-    sort_key: the key whose length groups examples into buckets (None: fixed shapes).
+    components: the split's datasets (`load_components`).
     data: the config's `data` block: `pp_train`/`pp_eval` op specs, `buckets`,
       `max_label_length`, `window_batches`, `skip_bad`.
+    pad: how each sequence key is padded (from the task).
+    sort_key: the key whose length groups examples into buckets (None: fixed shapes).
     split: split name, for messages only.
     batch_size: the GLOBAL batch size; each process builds its share.
     train: shuffle, repeat forever and augment; otherwise one ordered pass.
@@ -73,10 +117,22 @@ def make_dataset(source, data: ml_collections.ConfigDict, *, pad: dict[str, PadS
   if rest:
     raise ValueError(f"batch size {batch_size} does not divide over "
                      f"{jax.process_count()} processes")
-  ds = grain.MapDataset.source(source)
-  ds = ds[jax.process_index()::jax.process_count()]
-  if train:
-    ds = ds.seed(seed).shuffle().repeat(None)
+  parts = []
+  for i, component in enumerate(components):
+    ds = grain.MapDataset.source(component.source)
+    ds = ds[jax.process_index()::jax.process_count()]
+    if train:
+      ds = ds.seed(seed + i).shuffle().repeat(None)
+    if component.pp:
+      ds = ds.random_map(_safe(registry.build(component.pp.format(**data)), data.skip_bad),
+                         seed=seed + i)
+    parts.append(ds)
+  if len(parts) == 1:
+    ds = parts[0]
+  elif train:
+    ds = grain.MapDataset.mix(parts, [c.weight for c in components])
+  else:
+    ds = grain.MapDataset.concatenate(parts)
   # Specs may name other data fields, e.g. "features(names={features})", so
   # overriding `data.features` on the command line changes every place at once.
   spec = (data.pp_train if train else data.pp_eval).format(**data)
