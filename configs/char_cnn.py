@@ -12,9 +12,14 @@ EMNIST (TFDS downloads it, or put NIST's gzip.zip in TFDS's manual dir first):
   python -m htr.main --config=configs/char_cnn.py:data=emnist/balanced,size=base \
       --workdir=/tmp/htr/emnist_balanced
 
-Arguments (after the colon): data=digits|synthetic94|emnist/<byclass|bymerge|balanced|digits|
-mnist>, model=cnn|resnet, size=tiny|small|base, runlocal (two steps with small batches
-on tiny data, for laptops and tests).
+The seed's 94 classes: EMNIST byclass (62) mixed with the 32 ASCII symbols drawn by
+synthetic writers in the EMNIST convention (`synthetic_chars/symbols`, built offline):
+  python -m htr.main --config=configs/char_cnn.py:data=emnist94,size=base \
+      --workdir=/tmp/htr/emnist94
+
+Arguments (after the colon): data=digits|synthetic94|emnist94|emnist/<byclass|bymerge|
+balanced|letters|digits|mnist>, model=cnn|resnet, size=tiny|small|base, runlocal (two
+steps with small batches on tiny data, for laptops and tests).
 """
 
 import ml_collections
@@ -46,13 +51,37 @@ DATASETS = {
     # TFDS name, classes (htr/data/charsets.py), train / eval / test splits.
     "digits": ("sklearn_digits", "digits", "train", "validation", "test"),
     "synthetic94": ("synthetic_chars/small", "chars94", "train", "validation", "test"),
+    # A mixture (`_EMNIST94`): the splits are logical names each component maps.
+    "emnist94": ("emnist94", "chars94", "train", "validation", "test"),
 }
 # EMNIST has no validation split: the last 10% of train is held out for early
 # stopping, so the test split is never looked at while training.
+_EMNIST_SPLITS = ("train[:90%]", "train[90%:]", "test")
 _EMNIST_CLASSES = {"byclass": "emnist_byclass", "bymerge": "emnist_balanced",
-                   "balanced": "emnist_balanced", "digits": "digits", "mnist": "digits"}
-DATASETS.update({f"emnist/{name}": (f"emnist/{name}", classes, "train[:90%]", "train[90%:]",
-                                    "test") for name, classes in _EMNIST_CLASSES.items()})
+                   "balanced": "emnist_balanced", "letters": "emnist_letters",
+                   "digits": "digits", "mnist": "digits"}
+DATASETS.update({f"emnist/{name}": (f"emnist/{name}", classes, *_EMNIST_SPLITS)
+                 for name, classes in _EMNIST_CLASSES.items()})
+# EMNIST stores images transposed; letters numbers its classes from 1.
+_EMNIST_PP = "decode_image|emnist_transpose"
+_EMNIST_RELABEL = {
+    "emnist/letters": "|relabel(from_classes='emnist_letters', to_classes='emnist_letters',"
+                      " first_label=1)"}
+
+
+def _emnist94_mixture(symbols: str) -> ml_collections.ConfigDict:
+  """EMNIST byclass (labels 0-61 = CHARS94[:62]) + synthetic symbols (labels 62-93).
+
+  Byclass is unbalanced: digits ~5% of examples each, capitals ~1.2%, small letters
+  ~0.8%. A 25% share of symbols gives each symbol ~0.8%, as common as a small letter.
+  """
+  return ml_collections.ConfigDict({
+      "emnist": dict(name="emnist/byclass", weight=0.75, pp=_EMNIST_PP,
+                     splits=dict(zip(("train", "validation", "test"), _EMNIST_SPLITS))),
+      "symbols": dict(name=symbols, weight=0.25, pp="decode_image",
+                      splits=dict(train="train", validation="validation", test="test")),
+  })
+
 
 # Mild, label-preserving distortions: more would turn some classes into others
 # (rotated 6/9, sheared l/1//, thickened o/0/O), as the seed's augmentation did.
@@ -74,18 +103,22 @@ def get_config(arg=None):
   config.data = ml_collections.ConfigDict()
   data = config.data
   emnist = name.startswith("emnist")
-  decode = "decode_image" + ("|emnist_transpose" if emnist else "")
+  decode = (_EMNIST_PP + _EMNIST_RELABEL.get(name, "") if name.startswith("emnist/")
+            else "" if name == "emnist94" else "decode_image")
   # EMNIST records have no id.
   keep = "|keep(keys=('image', 'label'))" if emnist else "|keep(keys=('id', 'image', 'label'))"
   data.name = name                    # TFDS name (datasets/ holds htr's builders).
+  # Several datasets mixed into each split: {component: name, weight (share of training
+  # examples), pp (its own ops, before pp_train/pp_eval), splits (logical -> its split)}.
+  data.mixture = _emnist94_mixture("synthetic_chars/symbols") if name == "emnist94" else {}
   data.data_dir = config_dict.placeholder(str)  # TFDS data dir (None: ~/tensorflow_datasets).
   data.manual_dir = config_dict.placeholder(str)  # Downloaded files (EMNIST's gzip.zip).
   data.train_split = train_split      # Split trained on.
   data.eval_split = eval_split        # Split evaluated during training (early stopping).
   data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
   data.image_shape = (28, 28, 1)      # Model input after preprocessing (EMNIST convention).
-  data.pp_train = decode + _AUGMENT + keep  # Train preprocessing + augmentation (grain, host).
-  data.pp_eval = decode + keep        # Eval preprocessing: no augmentation.
+  data.pp_train = (decode + _AUGMENT + keep).lstrip("|")  # Train ops + augmentation (host).
+  data.pp_eval = (decode + keep).lstrip("|")  # Eval preprocessing: no augmentation.
   data.window_batches = 1             # Fixed-shape images: nothing to sort by length.
   data.skip_bad = False               # Skip (and log) bad samples instead of failing.
   data.num_threads = 2                # Preprocessing threads per process.
@@ -116,4 +149,6 @@ def get_config(arg=None):
     config_lib.runlocal(config)
     if arg.data == "synthetic94":
       data.name = "synthetic_chars/tiny"
+    if arg.data == "emnist94":
+      data.mixture.symbols.name = "synthetic_chars/tiny"
   return config

@@ -86,3 +86,19 @@ def test_images_are_not_blank_or_saturated(tiny, digits):
     images = np.stack([r["image"] for r in records["test"]])
     ink = (images > 127).mean((1, 2, 3))
     assert 0.01 < ink.min() and ink.max() < 0.7
+
+
+def test_synthetic_chars_symbols_subset_keeps_chars94_labels(tmp_path):
+  """A class subset (the `symbols` variant's mechanism) is labelled in CHARS94 order."""
+  import tensorflow_datasets as tfds
+  import htr_datasets  # noqa: F401
+  from htr_datasets.synthetic_chars import synthetic_chars_dataset_builder as scb
+  config = scb.SyntheticCharsConfig(name="few_symbols", per_class=(2, 1, 1), writers=(2, 2, 2),
+                                    seed=7, classes=charsets.SYMBOLS[:5])
+  builder = tfds.builder("synthetic_chars", config=config, data_dir=str(tmp_path),
+                         file_format="array_record")
+  builder.download_and_prepare()
+  records = _records(builder.as_data_source(split="train"))
+  _check_images(records, 94)
+  assert sorted(charsets.CHARS94[int(r["label"])] for r in records) == sorted(
+      charsets.SYMBOLS[:5] * 2)

@@ -126,8 +126,9 @@ def test_char_cnn_config_variants():
   spec = importlib.util.spec_from_file_location("char_cnn", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  num_classes = {"digits": 10, "synthetic94": 94, "emnist/byclass": 62, "emnist/bymerge": 47,
-                 "emnist/balanced": 47, "emnist/digits": 10, "emnist/mnist": 10}
+  num_classes = {"digits": 10, "synthetic94": 94, "emnist94": 94, "emnist/byclass": 62,
+                 "emnist/bymerge": 47, "emnist/balanced": 47, "emnist/letters": 26,
+                 "emnist/digits": 10, "emnist/mnist": 10}
   assert set(num_classes) == set(module.DATASETS)
   image = np.zeros((28, 28, 1), np.uint8)
   image[3, 20] = 255
@@ -135,9 +136,36 @@ def test_char_cnn_config_variants():
     for model in ("cnn", "resnet"):
       config = module.get_config(f"data={data},model={model},size=base")
       assert len(classify.Task(config).classes) == n
-    record = {"image": image, "label": np.int64(n - 1), "id": b"x"}
-    out = registry.build(config.data.pp_eval.format(**config.data))(
-        record, np.random.default_rng(0))
-    assert out["image"].shape == (28, 28, 1) and out["label"] == n - 1
-    assert out["image"][20, 3, 0] == 1.0 if data.startswith("emnist") else out["image"][3, 20, 0]
-    registry.build(config.data.pp_train.format(**config.data))(record, np.random.default_rng(0))
+    first_label = 1 if data == "emnist/letters" else 0
+    record = {"image": image, "label": np.int64(n - 1 + first_label), "id": b"x"}
+    # A mixture's components bring their records to a common form first.
+    parts = config.data.mixture.values() if config.data.mixture else [{"pp": ""}]
+    for part in parts:
+      stored = registry.build(part["pp"])(dict(record), np.random.default_rng(0))
+      out = registry.build(config.data.pp_eval.format(**config.data))(
+          stored, np.random.default_rng(0))
+      assert out["image"].shape == (28, 28, 1) and out["label"] == n - 1
+      transposed = data.startswith("emnist/") or "emnist" in part.get("name", "")
+      assert out["image"][20, 3, 0] == 1.0 if transposed else out["image"][3, 20, 0]
+      registry.build(config.data.pp_train.format(**config.data))(
+          stored, np.random.default_rng(0))
+
+
+def test_emnist94_trains_one_step_on_8_devices_under_tfds_mock_data(tmp_path):
+  """The byclass + symbols mixture end to end; TFDS's mock stands in for both downloads."""
+  import importlib.util
+  import os
+
+  import tensorflow_datasets as tfds
+
+  from htr import train
+  path = os.path.join(os.path.dirname(__file__), "..", "configs", "char_cnn.py")
+  spec = importlib.util.spec_from_file_location("char_cnn", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config("data=emnist94,runlocal,size=tiny")
+  config.data.data_dir = str(tmp_path / "tfds")
+  assert jax.device_count() == 8
+  with tfds.testing.mock_data(num_examples=64):
+    metrics_ = train.train_and_evaluate(config, str(tmp_path / "work"))
+  assert 0.0 <= metrics_["accuracy"] <= 1.0 and metrics_["num_examples"] == 8

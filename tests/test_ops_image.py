@@ -53,6 +53,16 @@ def test_relabel_maps_by_character():
     registry.build("relabel(from_classes='chars94', to_classes='digits')")
 
 
+def test_relabel_from_a_dataset_numbering_classes_from_one():
+  """EMNIST letters: labels 1-26 are A-Z (cases merged); 0 is not a class."""
+  op = registry.build("relabel(from_classes='emnist_letters', to_classes='emnist_letters',"
+                      " first_label=1)")
+  assert [int(op({"label": k}, None)["label"]) for k in (1, 2, 26)] == [0, 1, 25]
+  for bad in (0, 27):
+    with pytest.raises(InputError, match="outside emnist_letters"):
+      op({"label": bad, "id": "x"}, None)
+
+
 def test_augmentation_is_deterministic_in_range_and_keeps_ink():
   fn = registry.build("decode_image|" + _AUGMENT)
   base = registry.build("decode_image")(_example(), np.random.default_rng(0))["image"]

@@ -1,7 +1,9 @@
-"""synthetic_chars: all 94 classes of the character task, drawn by synthetic writers.
+"""synthetic_chars: the 94 classes of the character task, drawn by synthetic writers.
 
 EMNIST has no symbols and needs a download; this set has every class of
-`htr.data.charsets.CHARS94` and builds offline in under a minute. See README.md.
+`htr.data.charsets.CHARS94` and builds offline in under a minute. Its `symbols`
+variant draws only the 32 ASCII symbols, to complete EMNIST byclass to 94
+classes (configs/char_cnn.py `data=emnist94`). See README.md.
 """
 
 from __future__ import annotations
@@ -34,11 +36,14 @@ class SyntheticCharsConfig(tfds.core.BuilderConfig):
     writers: writers per split; each split has its own writers (disjoint seeds),
       so the test split is drawn in styles never seen in training.
     seed: the image stream of this variant (writers are shared by id).
+    classes: the characters drawn; labels stay indices into CHARS94 whatever
+      the subset, so variants mix with each other and with EMNIST byclass.
   """
 
   per_class: tuple[int, int, int] = (0, 0, 0)
   writers: tuple[int, int, int] = (1, 1, 1)
   seed: int = 0
+  classes: str = charsets.CHARS94
 
 
 def draw(char: str, style: synthetic.WriterStyle, rng: np.random.Generator) -> np.ndarray:
@@ -59,6 +64,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       SyntheticCharsConfig(
           name="small", description="Default: 400/40/80 images per class, 400 train writers.",
           per_class=(400, 40, 80), writers=(400, 40, 80), seed=1),
+      SyntheticCharsConfig(
+          name="symbols", description="The 32 ASCII symbols EMNIST lacks: 2,000/200/400 "
+          "images per class, 800 train writers.", per_class=(2000, 200, 400),
+          writers=(800, 80, 160), seed=3, classes=charsets.SYMBOLS),
       SyntheticCharsConfig(
           name="tiny", description="For tests: a few images per class, builds in seconds.",
           per_class=(3, 1, 1), writers=(6, 3, 3), seed=2),
@@ -85,7 +94,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     index = _SPLITS.index(split)
     first_writer, styles = synthetic.split_writers(config.writers, index, _WRITER_STREAM)
     for i in range(config.per_class[index]):
-      for label, char in enumerate(charsets.CHARS94):
+      for char in config.classes:
+        label = charsets.CHARS94.index(char)
         rng = np.random.default_rng([_IMAGE_STREAM, config.seed, index, i, label])
         writer = int(rng.integers(len(styles)))
         key = f"{split}-{i:05d}-{label:02d}"

@@ -15,11 +15,15 @@ EMNIST_BYCLASS = string.digits + string.ascii_uppercase + string.ascii_lowercase
 # EMNIST balanced/bymerge: the 15 letters whose cases look alike (c, i, j, k, l,
 # m, o, p, s, u, v, w, x, y, z) are merged into their upper case.
 EMNIST_BALANCED = string.digits + string.ascii_uppercase + "abdefghnqrt"
+# EMNIST letters merges the two cases of each letter into one class (labels 1-26),
+# named here by its upper case.
+EMNIST_LETTERS = string.ascii_uppercase
 SYMBOLS = string.punctuation  # !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~
 CHARS94 = EMNIST_BYCLASS + SYMBOLS
 
 _NAMED = {"digits": DIGITS, "emnist_byclass": EMNIST_BYCLASS,
-          "emnist_balanced": EMNIST_BALANCED, "symbols": SYMBOLS, "chars94": CHARS94}
+          "emnist_balanced": EMNIST_BALANCED, "emnist_letters": EMNIST_LETTERS,
+          "symbols": SYMBOLS, "chars94": CHARS94}
 
 
 def named(name: str) -> str:

@@ -44,11 +44,12 @@ def get_emnist_transpose():
 
 
 @register("relabel")
-def get_relabel(from_classes: str, to_classes: str = "chars94"):
+def get_relabel(from_classes: str, to_classes: str = "chars94", first_label: int = 0):
   """Maps labels between class lists by character, e.g. emnist_balanced -> chars94.
 
-  Both arguments are names of `htr.data.charsets` sets; every class of
-  `from_classes` must be in `to_classes`.
+  Both class arguments are names of `htr.data.charsets` sets; every class of
+  `from_classes` must be in `to_classes`. `first_label` is the source's label of
+  `from_classes[0]`: EMNIST letters numbers its classes from 1.
   """
   source, target = charsets.named(from_classes), charsets.named(to_classes)
   missing = [c for c in source if c not in target]
@@ -57,9 +58,10 @@ def get_relabel(from_classes: str, to_classes: str = "chars94"):
   table = np.array([target.index(c) for c in source], np.int32)
 
   def op(example: Example) -> Example:
-    label = int(example["label"])
+    label = int(example["label"]) - first_label
     if not 0 <= label < len(table):
-      raise InputError(f"label {label} is outside {from_classes} (0..{len(table) - 1})",
+      raise InputError(f"label {label + first_label} is outside {from_classes} "
+                       f"({first_label}..{first_label + len(table) - 1})",
                        sample_id=example.get("id"))
     return {**example, "label": table[label]}
   return op
