@@ -5,3 +5,4 @@ from htr_datasets import synthetic_ink  # noqa: F401  (registers `synthetic_ink`
 from htr_datasets import sklearn_digits  # noqa: F401  (registers `sklearn_digits`)
 from htr_datasets import synthetic_chars  # noqa: F401  (registers `synthetic_chars`)
 from htr_datasets import crohme  # noqa: F401  (registers `crohme`)
+from htr_datasets import mathwriting  # noqa: F401  (registers `mathwriting`)

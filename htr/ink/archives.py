@@ -39,6 +39,22 @@ class Part:
   def exists(self) -> bool:
     return self.path is not None
 
+  def names(self) -> list[str]:
+    """Every file's name (`<part name>/...`); an archive is streamed through once."""
+    self._check()
+    if self.path.is_dir():
+      return [f"{self.name}/{p.relative_to(self.path).as_posix()}" for p in _walk(self.path)]
+    if self.path.name.endswith(".zip"):
+      with self.path.open("rb") as f, zipfile.ZipFile(f) as archive:
+        return [self._name(i.filename) for i in archive.infolist() if not i.is_dir()]
+    with self.path.open("rb") as f, tarfile.open(fileobj=f, mode="r|*") as archive:
+      return [self._name(m.name) for m in archive if m.isfile()]
+
+  def _check(self) -> None:
+    if self.path is None:
+      raise InputError(f"neither the folder {self.name}/ nor an archive "
+                       f"{self.name}{{{','.join(ARCHIVE_SUFFIXES)}}} is there")
+
   def read(self, wanted: Callable[[str], bool]) -> Iterator[tuple[str, str, bytes]]:
     """(name, where for error messages, content) of the files whose name is wanted.
 
@@ -46,9 +62,7 @@ class Part:
     whether read from the folder or the archive. At most MAX_BYTES + 1 bytes of each
     are read: the readers then refuse the file.
     """
-    if self.path is None:
-      raise InputError(f"neither the folder {self.name}/ nor an archive "
-                       f"{self.name}{{{','.join(ARCHIVE_SUFFIXES)}}} is there")
+    self._check()
     if self.path.is_dir():
       for path in _walk(self.path):
         name = f"{self.name}/{path.relative_to(self.path).as_posix()}"
