@@ -6,3 +6,4 @@ from htr_datasets import sklearn_digits  # noqa: F401  (registers `sklearn_digit
 from htr_datasets import synthetic_chars  # noqa: F401  (registers `synthetic_chars`)
 from htr_datasets import crohme  # noqa: F401  (registers `crohme`)
 from htr_datasets import mathwriting  # noqa: F401  (registers `mathwriting`)
+from htr_datasets import synthetic_math  # noqa: F401  (registers `synthetic_math`)
