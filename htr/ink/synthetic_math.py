@@ -210,6 +210,7 @@ class _Box:
     width: advance width.
     top: highest point (negative: above the baseline).
     bottom: lowest point.
+    left: the left edge (the box spans left .. left + width).
   """
 
   strokes: list[np.ndarray]
@@ -217,10 +218,12 @@ class _Box:
   width: float
   top: float
   bottom: float
+  left: float = 0.0
 
   def moved(self, dx: float, dy: float, scale: float = 1.0) -> _Box:
     return _Box([s * scale + [dx, dy] for s in self.strokes], list(self.symbol_starts),
-                self.width * scale, self.top * scale + dy, self.bottom * scale + dy)
+                self.width * scale, self.top * scale + dy, self.bottom * scale + dy,
+                self.left * scale + dx)
 
 
 def _merge(boxes: list[_Box], width: float) -> _Box:
@@ -331,8 +334,9 @@ def _layout(expr: Expr, style: synthetic.WriterStyle, rng: np.random.Generator) 
   return _scripts(big, kids[0], kids[1], style, rng, beside=expr.token == "\\int")
 
 
-def _scripts(base: _Box, sub: Expr | None, sup: Expr | None, style, rng,
-             beside: bool) -> _Box:
+def _scripts(base: _Box, sub: Expr | None, sup: Expr | None,
+             style: synthetic.WriterStyle, rng: np.random.Generator, beside: bool) -> _Box:
+  """`base` with a subscript and/or superscript beside it, or limits under and over it."""
   parts, width = [base], base.width
   for script, above in ((sub, False), (sup, True)):
     if script is None:
@@ -340,18 +344,16 @@ def _scripts(base: _Box, sub: Expr | None, sup: Expr | None, style, rng,
     box = _layout(script, style, rng).moved(0, 0, _SCRIPT)
     if beside:
       y = (min(base.top + 0.55, -0.9) if above else max(base.bottom + 0.1, 0.4))
-      y += rng.normal(0.0, 0.05)
       x = base.width + 0.08
       width = max(width, x + box.width)
-    else:
+      parts.append(box.moved(x, y + rng.normal(0.0, 0.05)))
+    else:  # Centred on the operator, which moves right if a limit is wider.
       y = base.top - 0.2 - box.bottom if above else base.bottom + 0.2 - box.top
-      x = (base.width - box.width) / 2
-    parts.append(box.moved(x, y))
-  if not beside:  # Limits wider than the operator: centre everything on the widest.
-    shift = max(0.0, -min(p.strokes and min(s[:, 0].min() for s in p.strokes) or 0.0
-                          for p in parts))
-    parts = [p.moved(shift, 0.0) for p in parts]
-    width = max(p.strokes and max(s[:, 0].max() for s in p.strokes) or 0.0 for p in parts)
+      parts.append(box.moved((base.width - box.width) / 2, y))
+  if not beside:
+    left = min(0.0, *(p.left for p in parts))
+    parts = [p.moved(-left, 0.0) for p in parts]
+    width = max(p.left + p.width for p in parts)
   return _merge(parts, width)
 
 
