@@ -1,10 +1,10 @@
 """Ink -> grayscale image: anti-aliased round-pen strokes, white ink on black.
 
-PIL draws each stroke as a thick polyline on a 4x supersampled canvas (a disc
-at every vertex makes round joints and caps) and the canvas is box-filtered back
-down. On 48 px glyphs this made ~7,000 images/s on one (busy) core against
-~200 for a vectorised numpy distance-to-segment renderer (same coverage within
-5 grey levels on average): PIL costs O(ink length), the distance field
+PIL draws each stroke as a thick polyline on a 4x supersampled canvas (discs
+make round joints and caps) and the canvas is box-filtered back down. On 48 px
+glyphs this made ~7,000 images/s on one (busy) core against ~200 for a
+vectorised numpy distance-to-segment renderer (same coverage within 5 grey
+levels on average): PIL costs O(ink length), the distance field
 O(pixels x segments).
 
 Math ink (CROHME 2013 test expressions, 427 points on average, ~3.3x wider
