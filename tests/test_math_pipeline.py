@@ -17,8 +17,8 @@ def test_rendered_batches_have_bucketed_widths(data_dir):
       "window_batches": 4, "skip_bad": False})
   pad = {"image": PadSpec(WIDTHS, 0.0, "image_width", axis=1)}
   for train in (True, False):
-    ds = pipeline.make_dataset(source, data, pad=pad, sort_key="image", split="train",
-                               batch_size=8, train=train, seed=0)
+    ds = pipeline.make_dataset([pipeline.Component(source)], data, pad=pad, sort_key="image",
+                               split="train", batch_size=8, train=train, seed=0)
     for i in range(4):
       batch = ds[i]
       images, widths = batch["image"], batch["image_width"]
