@@ -4,7 +4,7 @@
 
 Each array of INPUTS.npz named `BATCH__NAME` is input NAME of one call of the
 default signature; every output of call BATCH is saved as `BATCH__OUTPUT`, and
-the model's metadata asset as `metadata.json` text. Exits with an error if
+the model's metadata asset as `metadata__json` text. Exits with an error if
 anything imported htr (the parity tests rely on that).
 """
 
@@ -34,7 +34,7 @@ def main(model_dir: str, inputs_path: str, outputs_path: str) -> None:
         value = np.vectorize(lambda b: b.decode("utf-8"), otypes=[str])(value)
       out[f"{call}__{name}"] = value
   with open(os.path.join(model_dir, "assets", "metadata.json")) as f:
-    out["metadata.json"] = np.array(json.dumps(json.load(f)))
+    out["metadata__json"] = np.array(json.dumps(json.load(f)))
   if any(m == "htr" or m.startswith("htr.") for m in sys.modules):
     sys.exit("the SavedModel runner imported htr")
   np.savez(outputs_path, **out)
