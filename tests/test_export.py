@@ -1,0 +1,143 @@
+"""SavedModels against the JAX models they came from, run by plain TensorFlow without htr."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from htr import export, train
+from htr.ink import synthetic
+from test_train import _load
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
+RUNNER = os.path.join(os.path.dirname(__file__), "saved_model_runner.py")
+
+
+def _trained(config_name: str, data_dir: str, workdir) -> str:
+  config = _load(os.path.join(CONFIGS, config_name))
+  config.data.data_dir = data_dir
+  train.train_and_evaluate(config, str(workdir))
+  return str(workdir)
+
+
+def _run_saved_model(model_dir: str, calls: dict[str, dict[str, np.ndarray]], tmp_path
+                     ) -> dict[str, dict[str, np.ndarray]]:
+  """Every call through the SavedModel in a subprocess that does not import htr."""
+  inputs, outputs = tmp_path / "inputs.npz", tmp_path / "outputs.npz"
+  np.savez(inputs, **{f"{call}__{name}": value for call, arrays in calls.items()
+                      for name, value in arrays.items()})
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  subprocess.run([sys.executable, RUNNER, model_dir, str(inputs), str(outputs)], check=True,
+                 env=env, cwd=str(tmp_path))
+  result: dict[str, dict[str, np.ndarray]] = {}
+  with np.load(outputs) as data:
+    for key in data.files:
+      call, _, name = key.partition("__")
+      result.setdefault(call, {})[name] = data[key]
+  return result
+
+
+def _points(inks, extra_padding: int) -> dict[str, np.ndarray]:
+  n = max(ink.num_points for ink in inks) + extra_padding
+  points = np.zeros((len(inks), n, 4), np.float32)
+  for i, ink in enumerate(inks):
+    points[i, :ink.num_points, :3] = ink.points
+    points[i, :ink.num_points, 3] = ink.stroke_ids
+  return {"points": points, "lengths": np.array([ink.num_points for ink in inks], np.int32)}
+
+
+@pytest.fixture(scope="module")
+def ink_export(data_dir, tmp_path_factory):
+  workdir = _trained("online_ctc.py", data_dir, tmp_path_factory.mktemp("ink"))
+  return workdir, export.export(workdir)
+
+
+def test_ink_saved_model_matches_the_recognizer(ink_export, tmp_path):
+  from htr.recognize import Recognizer
+  workdir, metadata = ink_export
+  rng = np.random.default_rng(0)
+  inks = [synthetic.write_line(synthetic.sample_line(rng, max_words=3),
+                               synthetic.sample_writer(rng), rng) for _ in range(7)]
+  # Varied batch sizes, lengths and padding (odd and even, so stride alignment matters).
+  groups = {"one": ([0], 0), "three": ([1, 2, 3], 5), "six": ([1, 2, 3, 4, 5, 6], 33)}
+  calls = {name: _points([inks[i] for i in idx], pad) for name, (idx, pad) in groups.items()}
+  expected = Recognizer(workdir)(inks)
+  variants = {}
+  for weights in export.WEIGHT_FORMATS:
+    variants[weights] = _run_saved_model(os.path.join(workdir, "export", weights), calls,
+                                         tmp_path)
+  for name, (idx, _) in groups.items():
+    got = variants["float32"][name]
+    assert list(got["text"]) == [expected[i].text for i in idx]
+    np.testing.assert_allclose(got["confidence"], [expected[i].confidence for i in idx],
+                               rtol=1e-4)
+    np.testing.assert_array_equal(got["num_chars"], [len(expected[i].text) for i in idx])
+    assert got["char_scores"].shape == (len(idx), max(got["num_chars"].max(), 1))
+    for scores, n in zip(got["char_scores"], got["num_chars"]):
+      assert (scores[:n] > 0).all() and (scores[:n] <= 1).all() and not scores[n:].any()
+    for weights in ("bfloat16", "int8"):  # Compressed weights: close, not equal.
+      np.testing.assert_allclose(variants[weights][name]["confidence"], got["confidence"],
+                                 rtol=0.05)
+  assert json.loads(str(variants["float32"]["metadata"]["json"]))["input_kind"] == "ink"
+  sizes = {w: v["size_bytes"] for w, v in metadata["variants"].items()}
+  assert set(sizes) == set(export.WEIGHT_FORMATS) and all(s > 0 for s in sizes.values())
+
+
+def test_metadata_describes_signature_and_preprocessing(ink_export):
+  workdir, metadata = ink_export
+  with open(os.path.join(workdir, "export", "metadata.json")) as f:
+    on_disk = json.load(f)
+  assert on_disk == json.loads(json.dumps(metadata))
+  assert on_disk["task"] == "ctc" and on_disk["input_kind"] == "ink"
+  signature = on_disk["signature"]
+  assert signature["inputs"] == {"points": {"dtype": "float32", "shape": [None, None, 4]},
+                                 "lengths": {"dtype": "int32", "shape": [None]}}
+  assert signature["outputs"] == {
+      "char_scores": {"dtype": "float32", "shape": [None, None]},
+      "confidence": {"dtype": "float32", "shape": [None]},
+      "num_chars": {"dtype": "int32", "shape": [None]},
+      "text": {"dtype": "string", "shape": [None]}}
+  settings = on_disk["settings"]
+  assert settings["resample_spacing"] == 0.1 and settings["features"] == [
+      "dx", "dy", "dt", "pen_up"]
+  with open(os.path.join(workdir, "export", "float32", "assets", "vocabulary.json")) as f:
+    vocabulary = json.load(f)
+  assert vocabulary[0] == "" and "".join(vocabulary) == settings["alphabet"]
+
+
+def test_saved_model_cli_lists_a_clean_signature(ink_export):
+  workdir, _ = ink_export
+  cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+  shown = subprocess.run([cli, "show", "--all", "--dir",
+                          os.path.join(workdir, "export", "float32")],
+                         check=True, capture_output=True, text=True).stdout
+  default = shown[shown.index("signature_def['serving_default']"):]
+  for line in ("inputs['points'] tensor_info:", "inputs['lengths'] tensor_info:",
+               "outputs['text'] tensor_info:", "outputs['confidence'] tensor_info:",
+               "dtype: DT_STRING", "shape: (-1, -1, 4)"):
+    assert line in default
+  # Only the signature's own inputs: the weights are variables, not arguments.
+  assert default.split("outputs(s)")[0].count("inputs[") == 2
+
+
+def test_image_saved_model_matches_the_classifier(data_dir, tmp_path_factory, tmp_path):
+  from htr.classify import Classifier
+  from htr.image import canvas
+  workdir = _trained("char_cnn.py", data_dir, tmp_path_factory.mktemp("chars"))
+  metadata = export.export(workdir, weight_formats=("float32",))
+  assert metadata["input_kind"] == "image"
+  rng = np.random.default_rng(1)
+  drawings = [rng.random((40 + 9 * i, 30 + 5 * i)) > 0.7 for i in range(5)]
+  images = np.stack([canvas.preprocess(d) for d in drawings])
+  calls = {"two": {"image": images[:2]}, "five": {"image": images}}
+  got = _run_saved_model(os.path.join(workdir, "export", "float32"), calls, tmp_path)
+  expected = Classifier(workdir).classify_arrays(images)
+  for name, count in (("two", 2), ("five", 5)):
+    assert got[name]["classes"].shape == (count, 5)
+    for row, probs, result in zip(got[name]["classes"], got[name]["probabilities"],
+                                  expected[:count]):
+      assert list(row) == [c for c, _ in result.top]
+      np.testing.assert_allclose(probs, [p for _, p in result.top], rtol=1e-5, atol=1e-6)
