@@ -81,10 +81,12 @@ class _State:
     from htr.serve.models import load_models
     loop = asyncio.get_running_loop()
     try:
-      models = await loop.run_in_executor(None, load_models, self.config.models_dir)
+      models = await loop.run_in_executor(None, load_models, self.config.models_dir,
+                                          self.config.variant)
     except Exception as e:  # noqa: BLE001  (reported by /readyz and the log)
       log.exception("loading models from %s failed", self.config.models_dir)
-      self.load_error = f"loading models failed: {e}"
+      first_line = (str(e).strip().splitlines() or [""])[0][:300]
+      self.load_error = f"loading models failed: {type(e).__name__}: {first_line}"
       return
     for name, model in models.items():
       batcher = self.batcher_for(model)

@@ -24,6 +24,8 @@ class ServeConfig:
     max_wait_ms: how long the first example of a batch waits for company.
     max_queue: examples allowed to wait per model before requests get 503.
     workers: model calls run in parallel per model (useful without batching).
+    variant: which exported variant of each model to serve (float32, bfloat16, int8);
+      None: each export's default.
   """
 
   models_dir: str
@@ -39,3 +41,4 @@ class ServeConfig:
   max_wait_ms: float = 5.0
   max_queue: int = 2048
   workers: int = 1
+  variant: str | None = None

@@ -62,7 +62,8 @@ class ModelInfo(BaseModel):
   name: str
   kind: str
   inputs: list[Literal["ink", "image"]] = Field(
-      description="What its endpoints accept: ink (JSON strokes, InkML) and/or images.")
+      description="What its endpoints accept, the model's own input first: ink (JSON "
+      "strokes, InkML) and/or images (rendered ink is accepted by image models).")
   metadata: dict[str, Any]
 
 

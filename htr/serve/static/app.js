@@ -66,7 +66,7 @@ async function loadModels() {
 function model() { return models[modelSelect.value]; }
 
 // Image models get what the user sees, as a PNG; ink models get the strokes.
-function takesImages(m) { return m && !m.inputs.includes("ink"); }
+function takesImages(m) { return m && m.inputs[0] === "image"; }
 
 function modelChanged() {
   const m = model();
