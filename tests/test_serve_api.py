@@ -17,12 +17,17 @@ def _client(tmp_path, **overrides) -> TestClient:
   return TestClient(create_app(ServeConfig(models_dir=str(tmp_path), **overrides)))
 
 
-def _wait_ready(client: TestClient) -> None:
-  for _ in range(100):
-    if client.get("/readyz").status_code == 200:
-      return
+def _wait_loaded(client: TestClient) -> dict:
+  """/readyz once loading has finished, well or not (TensorFlow imports slowly)."""
+  deadline = time.time() + 120
+  while (body := client.get("/readyz").json())["status"] == "loading":
+    assert time.time() < deadline, "still loading after 120 s"
     time.sleep(0.05)
-  raise AssertionError(client.get("/readyz").json())
+  return body
+
+
+def _wait_ready(client: TestClient) -> None:
+  assert _wait_loaded(client)["status"] == "ready"
 
 
 def test_health_and_empty_model_list(tmp_path):
@@ -38,11 +43,7 @@ def test_health_and_empty_model_list(tmp_path):
 def test_a_broken_models_folder_is_not_ready(tmp_path):
   (tmp_path / "broken").mkdir()
   with _client(tmp_path) as client:
-    for _ in range(100):
-      body = client.get("/readyz").json()
-      if body["status"] != "loading":
-        break
-      time.sleep(0.05)
+    body = _wait_loaded(client)
     assert client.get("/readyz").status_code == 503
     assert body["status"] == "failed" and "broken" in body["detail"]
     assert client.get("/healthz").status_code == 200

@@ -177,7 +177,6 @@ def _read_json(path: str) -> dict[str, Any]:
 
 def load_model(name: str, folder: str, variant: str | None = None) -> ServedModel:
   """A model folder (a SavedModel, or an export folder of variants) -> ServedModel."""
-  import tensorflow as tf
   path = folder
   if not os.path.isfile(os.path.join(folder, "saved_model.pb")):
     top = os.path.join(folder, _METADATA)
@@ -190,6 +189,7 @@ def load_model(name: str, folder: str, variant: str | None = None) -> ServedMode
       raise InputError(f"no variant {chosen!r}; exported: {sorted(variants)}", path=folder)
     path = os.path.join(folder, variants[chosen]["path"])
   metadata = _read_json(os.path.join(path, "assets", _METADATA))
+  import tensorflow as tf  # Only now: it takes seconds to import.
   loaded = tf.saved_model.load(path)
   return ServedModel(name=name, path=path, metadata=metadata, kind=_kind(metadata),
                      input_kind=metadata["input_kind"],
