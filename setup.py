@@ -29,6 +29,8 @@ INSTALL_REQUIRES = [
     "uvicorn>=0.30",  # htr serve: the ASGI server.
     "python-multipart>=0.0.9",  # htr serve: InkML and image uploads.
     "prometheus_client>=0.20",  # htr serve: /metrics.
+    "httptools>=0.6",  # htr serve: uvicorn's fast HTTP parser (picked up when installed).
+    "uvloop>=0.19",  # htr serve: uvicorn's fast event loop (picked up when installed).
 ]
 
 EXTRAS_REQUIRE = {
