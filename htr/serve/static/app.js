@@ -104,10 +104,10 @@ function redraw() {
 }
 
 function point(event) {
-  const r = pad.getBoundingClientRect();
+  const r = pad.getBoundingClientRect();  // Includes the border; client* do not.
   if (t0 === null) t0 = event.timeStamp;
-  return [(event.clientX - r.left) * pad.width / r.width,
-          (event.clientY - r.top) * pad.height / r.height,
+  return [(event.clientX - r.left - pad.clientLeft) * pad.width / pad.clientWidth,
+          (event.clientY - r.top - pad.clientTop) * pad.height / pad.clientHeight,
           Math.max(0, (event.timeStamp - t0) / 1000)];
 }
 
