@@ -199,3 +199,16 @@ def test_batcher_hands_errors_to_every_waiting_request():
     return outcomes
 
   assert all(isinstance(o, RuntimeError) for o in asyncio.run(scenario()))
+
+
+def test_serve_command_refuses_a_missing_models_folder(tmp_path, capsys):
+  from htr import cli
+  assert cli.main(["serve", f"--models={tmp_path / 'nope'}", "--max_batch=8"]) == 2
+  assert "nope" in capsys.readouterr().err
+
+
+def test_auth_command_prints_a_storable_line(capsys):
+  assert auth.main(["auth", "my-key"]) == 0
+  line = capsys.readouterr().out.strip()
+  assert line == f"client:{auth.hash_key('my-key')}"
+  assert auth.KeyStore(auth._parse_entries([line], "stdin")).identify("my-key") == "client"
