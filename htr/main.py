@@ -2,6 +2,7 @@
 
   python -m htr.main --config=configs/online_ctc.py:data=synthetic --workdir=/tmp/run
   python -m htr.main --config=... --workdir=/tmp/run --mode=eval --split=test
+  python -m htr.main --workdir=/tmp/run --mode=export [--export_dir=/tmp/run/export]
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ from ml_collections import config_flags
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:args].",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, logs and reports go here.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"],
-                          "train (resumes if the workdir has checkpoints) or eval.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "export"],
+                          "train (resumes if the workdir has checkpoints), eval or export "
+                          "(SavedModels; the config comes from the checkpoint).")
 _SPLIT = flags.DEFINE_string("split", None, "eval: the split (default: config.data.eval_split).")
 _CHECKPOINT = flags.DEFINE_enum("checkpoint", "best", ["best", "checkpoints"],
-                                "eval: the best checkpoint or the latest one.")
+                                "eval, export: the best checkpoint or the latest one.")
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None,
     "Multi-host: host:port of process 0 (otherwise discovered on TPU/SLURM).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: process count.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
-flags.mark_flags_as_required(["config", "workdir"])
+_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "export: output (default WORKDIR/export).")
+_EXPORT_WEIGHTS = flags.DEFINE_list("export_weights", ["float32", "bfloat16", "int8"],
+                                    "export: weight formats, one SavedModel each.")
+flags.mark_flags_as_required(["workdir"])
 
 
 class _QuietLibraries:
@@ -49,6 +54,13 @@ def main(argv):
   logging.info("JAX process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
 
+  if _MODE.value == "export":
+    from htr import export
+    export.export(_WORKDIR.value, _EXPORT_DIR.value, tuple(_EXPORT_WEIGHTS.value),
+                  which=_CHECKPOINT.value)
+    return
+  if _CONFIG.value is None:
+    raise app.UsageError("--config is required to train or evaluate")
   from htr import train
   if _MODE.value == "train":
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)

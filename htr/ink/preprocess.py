@@ -55,7 +55,7 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray,
 
   One sort serves several weightings (e.g. the whole ink and each half of it).
   """
-  order = np.argsort(values)
+  order = np.argsort(values, kind="stable")  # Ties in a fixed order (the graph port agrees).
   weights = weights[:, order]
   cum = np.cumsum(weights, axis=1) - 0.5 * weights
   targets = np.asarray(qs)[None] * weights.sum(axis=1, keepdims=True)

@@ -32,7 +32,10 @@ class ConvBlock(nn.Module):
   def __call__(self, x, mask, *, train: bool):
     x = nn.Conv(self.features, (self.kernel_size,), strides=(self.stride,), padding="SAME",
                 use_bias=False)(x)
-    mask = mask[:, ::self.stride]
+    # Output frame i is centred on input frame i * stride. Gathering those (rather
+    # than slicing ::stride) gives the mask the conv's own symbolic length, which
+    # shape-polymorphic export (htr/export.py) cannot prove equal to the slice's.
+    mask = mask[:, jnp.arange(x.shape[1]) * self.stride]
     # Batch statistics over real frames only: padding must not shift the norm.
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x, mask=mask[..., None])
     x = nn.relu(x) * mask[..., None]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -13,6 +15,54 @@ from htr.data.bucketing import PadSpec
 
 Batch = dict[str, Any]
 Variables = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Serving:
+  """How a task becomes a SavedModel (htr/export.py stays generic and reads only this).
+
+  The exported signature runs `preprocess` (client input -> model batch), cuts
+  the `trim` axes to the batch's longest item, runs `predict` on the restored
+  variables, turns id outputs into strings with the vocabulary (`strings`) and
+  returns `outputs` and the strings. `preprocess` and `predict` are jax.numpy
+  functions, converted with jax2tf: no host callbacks, shapes static or
+  polymorphic in the named dimensions. A new task exports by returning one of
+  these from `Task.serving()` (see ctc.py and classify.py).
+
+  Attributes:
+    kind: what a client sends: "ink" (pen points) or "image" (pixels).
+    inputs: signature inputs, name -> (dtype name, shape); a str dimension is
+      polymorphic (a jax2tf dimension variable; "b" is the batch, shared by all).
+    preprocess: inputs dict -> model batch dict (jnp, in the graph).
+    batch_shapes: model batch key -> polymorphic shape string for `predict`.
+    predict: (variables, batch) -> dict of arrays (jnp, in the graph).
+    vocabulary: the string of every id of the `strings` outputs; an asset.
+    strings: output name -> (ids key, lengths key or None): ids [B, L] become
+      strings [B, L], or with lengths one joined string [B] per row.
+    outputs: output name -> predict key, for numeric outputs.
+    trim: key -> lengths key: axis 1 of the batch (or of a predict output) is cut
+      to the longest length in the batch, e.g. a fixed-size resampling buffer
+      before the model, or per-frame padding after it.
+    trim_multiple: batch axes cut by `trim` are rounded up to a multiple of this
+      (and zero-padded): strided 'SAME' convolutions align their frames by the
+      length's remainder, so a model trained on bucket lengths must see lengths
+      with the same remainder.
+    settings: JSON-able preprocessing settings, written to the metadata.
+    description: one paragraph on the signature, for the metadata and README.
+  """
+
+  kind: str
+  inputs: dict[str, tuple[str, tuple[int | str, ...]]]
+  preprocess: Callable[[dict[str, Any]], dict[str, Any]]
+  batch_shapes: dict[str, str]
+  predict: Callable[[Variables, dict[str, Any]], dict[str, Any]]
+  vocabulary: tuple[str, ...] = ()
+  strings: dict[str, tuple[str, str | None]] = dataclasses.field(default_factory=dict)
+  outputs: dict[str, str] = dataclasses.field(default_factory=dict)
+  trim: dict[str, str] = dataclasses.field(default_factory=dict)
+  trim_multiple: int = 1
+  settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+  description: str = ""
 
 
 class Task(abc.ABC):
@@ -79,3 +129,12 @@ class Task(abc.ABC):
   def metadata(self) -> dict[str, Any]:
     """JSON saved with every checkpoint and export (e.g. the alphabet)."""
     return {}
+
+  # -- export ---------------------------------------------------------------
+  def serving(self) -> Serving:
+    """The export hook: what the SavedModel's default signature takes and returns.
+
+    Raises:
+      NotImplementedError: for tasks that cannot be exported yet.
+    """
+    raise NotImplementedError(f"task {type(self).__module__} has no serving() export hook")

@@ -205,3 +205,31 @@ class Task(base.Task):
 
   def metadata(self):
     return {"classes": self.classes}
+
+  def serving(self):
+    """Canvas-preprocessed glyphs -> top-5 classes.
+
+    `htr.image.canvas.preprocess` (decode, crop to the ink, fit and centre by mass
+    in 28x28) runs on the host, before the graph: it turns uploads of any size and
+    colour mode into one shape, which is what lets a server batch requests, and its
+    PIL anti-aliased resampling, which the model was trained on, has no exact jnp
+    equivalent.
+    """
+    height, width, channels = self.config.data.image_shape
+    k = min(TOP_K, len(self.classes))
+    return base.Serving(
+        kind="image",
+        inputs={"image": ("float32", ("b", height, width))},
+        preprocess=lambda inputs: {"image": inputs["image"][..., None]},
+        batch_shapes={"image": f"(b, {height}, {width}, {channels})"},
+        predict=self.predict,
+        vocabulary=tuple(self.classes),
+        strings={"classes": ("top_ids", None)},
+        outputs={"probabilities": "top_probs"},
+        settings={"image_shape": [height, width, channels], "classes": self.classes,
+                  "host_preprocess": "htr.image.canvas.preprocess"},
+        description=(
+            f"image float32 [batch, {height}, {width}] in [0, 1], white ink on black, "
+            "EMNIST-style (htr.image.canvas.preprocess of the drawn image, on the host). "
+            f"Returns classes string [batch, {k}] and probabilities float32 [batch, {k}], "
+            "most probable first."))

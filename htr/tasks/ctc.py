@@ -118,3 +118,42 @@ class Task(base.Task):
 
   def metadata(self):
     return {"alphabet": self.alphabet.chars}
+
+  def serving(self):
+    """Raw points -> text: `pp_predict` (jnp port) and greedy decoding in the graph.
+
+    Beam search with an LM runs on the host and is not part of the export.
+    """
+    from htr.ink import preprocess_jax
+    data = self.config.data
+    spec = data.pp_predict.format(**data)
+    # The resampling buffer: as long as the longest training bucket.
+    max_points = max(data.buckets)
+    prepare = jax.vmap(preprocess_jax.build(spec, max_points))
+
+    def preprocess(inputs):
+      features, lengths = prepare(inputs["points"], inputs["lengths"])
+      return {"inputs": features, "input_lengths": lengths}
+
+    return base.Serving(
+        kind="ink",
+        inputs={"points": ("float32", ("b", "n", 4)), "lengths": ("int32", ("b",))},
+        preprocess=preprocess,
+        batch_shapes={"inputs": f"(b, t, {len(data.features)})", "input_lengths": "(b,)"},
+        predict=self.predict,
+        vocabulary=("",) + tuple(self.alphabet.chars),  # Id 0 is the CTC blank.
+        strings={"text": ("tokens", "token_lengths")},
+        outputs={"char_scores": "token_scores", "num_chars": "token_lengths",
+                 "confidence": "confidence"},
+        trim={"inputs": "input_lengths", "token_scores": "token_lengths"},
+        trim_multiple=getattr(self.model, "time_stride", 1),
+        settings={"pp_predict": spec, "features": list(data.features),
+                  "resample_spacing": data.resample_spacing, "max_points": max_points,
+                  "alphabet": self.alphabet.chars, "decoder": "ctc_greedy"},
+        description=(
+            "points float32 [batch, num_points, 4]: x, y (any units, y down), t (seconds, "
+            "relative) and stroke index (a new stroke wherever it changes); lengths int32 "
+            "[batch]: real points per ink (>= 1), the rest is padding. Returns text string "
+            "[batch], char_scores float32 [batch, max_chars] (mean probability of each "
+            "character's frames, 0 past num_chars), num_chars int32 [batch], confidence "
+            f"float32 [batch]. Inks resampling to more than {max_points} points are cut."))

@@ -1,0 +1,220 @@
+"""A trained workdir -> TensorFlow SavedModels a server loads without htr.
+
+Scenic's `export_utils.convert_and_save_model` pattern: the task's jnp serving
+functions (`Task.serving()`, htr/tasks/base.py) go through `jax2tf.convert` with
+polymorphic batch and length dimensions; the parameters become `tf.Variable`s
+passed to the converted function, so they are saved as variables next to the
+graph rather than folded into it as constants. One default serving signature per
+SavedModel takes what a client has and returns what it wants; ids become strings
+with TF string ops over the vocabulary, which travels along as an asset.
+
+Layout of `export_dir` (default WORKDIR/export):
+  metadata.json        task, input kind, signature, settings, config summary,
+                       metrics and every variant's directory and size
+  float32/             a SavedModel: saved_model.pb, variables/, assets/
+  bfloat16/, int8/     the same graph with weight-only compressed kernels
+                       (dequantised to float32 inside the graph)
+Each SavedModel's assets/ holds vocabulary.json and a copy of metadata.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import traverse_util
+
+from htr.tasks.base import Serving
+
+WEIGHT_FORMATS = ("float32", "bfloat16", "int8")
+# Kernels (>= 2 dims) are compressed; biases, norms and statistics are small and
+# precision-sensitive, so they stay float32.
+_MIN_COMPRESSED_NDIM = 2
+_SEP = "."  # Joins parameter paths into flat variable names.
+
+
+# ---------------------------------------------------------------------------
+# Weight-only compression.
+# ---------------------------------------------------------------------------
+def compress(variables: dict[str, Any], weights: str
+             ) -> tuple[dict[str, np.ndarray], Callable[[dict[str, Any]], dict[str, Any]]]:
+  """(stored flat arrays, jnp function stored -> variables) for a weight format.
+
+  int8 is symmetric per output channel (the kernel's last axis): each column's
+  largest magnitude maps to 127.
+  """
+  if weights not in WEIGHT_FORMATS:
+    raise ValueError(f"unknown weight format {weights!r}; known: {WEIGHT_FORMATS}")
+  flat = {_SEP.join(k): np.asarray(v) for k, v in
+          traverse_util.flatten_dict(jax.device_get(variables)).items()}
+  compressed = {k for k, v in flat.items()
+                if weights != "float32" and v.ndim >= _MIN_COMPRESSED_NDIM
+                and np.issubdtype(v.dtype, np.floating)}
+  stored = {}
+  for key, value in flat.items():
+    if key not in compressed:
+      stored[key] = value
+    elif weights == "bfloat16":
+      stored[key] = value.astype(jnp.bfloat16)
+    else:
+      scale = np.abs(value).max(axis=tuple(range(value.ndim - 1))) / 127.0
+      scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+      stored[key] = np.clip(np.round(value / scale), -127, 127).astype(np.int8)
+      stored[key + ":scale"] = scale
+
+  def restore(stored_arrays: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, dtype in ((k, v.dtype) for k, v in flat.items()):
+      value = stored_arrays[key]
+      if key in compressed:
+        value = value.astype(jnp.float32)
+        if weights == "int8":
+          value = value * stored_arrays[key + ":scale"]
+        value = value.astype(dtype)
+      out[tuple(key.split(_SEP))] = value
+    return traverse_util.unflatten_dict(out)
+
+  return stored, restore
+
+
+# ---------------------------------------------------------------------------
+# The SavedModel.
+# ---------------------------------------------------------------------------
+def _poly(shape: tuple[int | str, ...]) -> str:
+  return "(" + ", ".join(map(str, shape)) + ")"
+
+
+def _trim(x, lengths, multiple: int = 1):
+  """Axis 1 of `x` cut (or zero-padded) to the batch's longest length, rounded up."""
+  import tensorflow as tf
+  n = tf.maximum(tf.reduce_max(lengths), 1)
+  n = (n + multiple - 1) // multiple * multiple
+  x = x[:, :n]
+  padding = [[0, 0], [0, n - tf.shape(x)[1]]] + [[0, 0]] * (len(x.shape) - 2)
+  return tf.pad(x, padding)
+
+
+def build_module(serving: Serving, variables: dict[str, Any], weights: str = "float32"):
+  """A tf.Module whose `serve` tf.function is the default serving signature."""
+  import tensorflow as tf
+  from jax.experimental import jax2tf
+
+  stored, restore = compress(variables, weights)
+  module = tf.Module()
+  module.params = {k: tf.Variable(v, trainable=False, name=k.replace(":", "_"))
+                    for k, v in stored.items()}
+  preprocess = jax2tf.convert(
+      serving.preprocess, with_gradient=False,
+      polymorphic_shapes=[{k: _poly(shape) for k, (_, shape) in serving.inputs.items()}])
+  predict = jax2tf.convert(
+      lambda params, batch: serving.predict(restore(params), batch), with_gradient=False,
+      polymorphic_shapes=[None, dict(serving.batch_shapes)])
+  names = list(serving.inputs)
+  signature = [tf.TensorSpec([None if isinstance(d, str) else d for d in shape],
+                             tf.as_dtype(dtype), name=name)
+               for name, (dtype, shape) in serving.inputs.items()]
+  vocabulary = tf.constant(list(serving.vocabulary), tf.string)
+
+  @tf.function(input_signature=signature, autograph=False)
+  def serve(*args):
+    batch = preprocess(dict(zip(names, args)))
+    batch = {k: _trim(v, batch[serving.trim[k]], serving.trim_multiple) if k in serving.trim
+             else v
+             for k, v in batch.items() if k in serving.batch_shapes}
+    raw = predict(dict(module.params), batch)
+    raw = {k: _trim(v, raw[serving.trim[k]]) if k in serving.trim else v for k, v in raw.items()}
+    out = {name: tf.identity(raw[key], name=name) for name, key in serving.outputs.items()}
+    for name, (ids_key, lengths_key) in serving.strings.items():
+      strings = tf.gather(vocabulary, raw[ids_key])
+      if lengths_key is not None:
+        keep = tf.sequence_mask(raw[lengths_key], tf.shape(strings)[1])
+        strings = tf.strings.reduce_join(tf.where(keep, strings, ""), axis=1)
+      out[name] = tf.identity(strings, name=name)
+    return out
+
+  module.serve = serve
+  return module
+
+
+def _metrics(workdir: str) -> dict[str, Any]:
+  """Metrics of the evaluation reports in the workdir (`--mode=eval` writes them)."""
+  out = {}
+  for name in sorted(os.listdir(workdir)):
+    if name.startswith("eval_") and name.endswith(".json"):
+      with open(os.path.join(workdir, name)) as f:
+        out[name[5:-5]] = json.load(f).get("metrics", {})
+  return out
+
+
+def _dir_size(path: str) -> int:
+  return sum(os.path.getsize(os.path.join(root, f))
+             for root, _, files in os.walk(path) for f in files)
+
+
+def save(module, serving: Serving, metadata: dict[str, Any], directory: str) -> None:
+  """Writes the SavedModel with its vocabulary and metadata as assets."""
+  import tensorflow as tf
+  with tempfile.TemporaryDirectory() as tmp:
+    assets = {}
+    for name, content in (("vocabulary.json", list(serving.vocabulary)),
+                          ("metadata.json", metadata)):
+      path = os.path.join(tmp, name)
+      with open(path, "w") as f:
+        json.dump(content, f, indent=1, ensure_ascii=False)
+      assets[name] = tf.saved_model.Asset(path)
+    module.assets = assets
+    if os.path.exists(directory):
+      shutil.rmtree(directory)
+    tf.saved_model.save(module, directory, signatures={"serving_default": module.serve})
+
+
+def export(workdir: str, export_dir: str | None = None,
+           weight_formats: tuple[str, ...] = WEIGHT_FORMATS, *, which: str = "best"
+           ) -> dict[str, Any]:
+  """Exports the `which` checkpoint of a workdir; returns the top-level metadata."""
+  from htr.train import restore_for_inference
+  task, variables, config = restore_for_inference(workdir, which=which)
+  serving = task.serving()
+  export_dir = export_dir or os.path.join(workdir, "export")
+  os.makedirs(export_dir, exist_ok=True)
+  metadata = {
+      "format": "htr-export-1",
+      "task": config.task,
+      "input_kind": serving.kind,
+      "signature": {
+          "name": "serving_default",
+          "inputs": {name: {"dtype": dtype, "shape": [d if isinstance(d, int) else None
+                                                      for d in shape]}
+                     for name, (dtype, shape) in serving.inputs.items()},
+          "outputs": {},
+          "description": serving.description},
+      "settings": serving.settings,
+      "config": {"task": config.task, "model": config.model.to_dict(),
+                 "data": config.data.get("name"), "checkpoint": which},
+      "task_metadata": task.metadata(),
+      "metrics": _metrics(workdir),
+      "num_parameters": int(sum(np.size(x) for x in jax.tree.leaves(variables))),
+      "default_variant": weight_formats[0],
+      "variants": {},
+  }
+  for weights in weight_formats:
+    module = build_module(serving, variables, weights)
+    outputs = module.serve.get_concrete_function().structured_outputs
+    metadata["signature"]["outputs"] = {
+        name: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
+        for name, spec in sorted(outputs.items())}
+    directory = os.path.join(export_dir, weights)
+    own = {k: v for k, v in metadata.items() if k != "variants"}
+    save(module, serving, {**own, "weights": weights}, directory)
+    metadata["variants"][weights] = {"path": weights, "weights": weights,
+                                     "size_bytes": _dir_size(directory)}
+  with open(os.path.join(export_dir, "metadata.json"), "w") as f:
+    json.dump(metadata, f, indent=1, ensure_ascii=False)
+  return metadata
