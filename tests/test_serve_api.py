@@ -2,6 +2,7 @@
 validation errors, health and metrics. Recognition itself: test_serve_models.py."""
 
 import asyncio
+import concurrent.futures
 import time
 
 import pytest
@@ -11,6 +12,13 @@ from htr.serve import auth
 from htr.serve.app import create_app
 from htr.serve.batching import Batcher, Overloaded
 from htr.serve.config import ServeConfig
+
+
+def _run(coroutine):
+  """asyncio.run in a thread of its own: Playwright's sync API (test_serve_models.py)
+  may hold this thread's event loop for the rest of the session."""
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    return pool.submit(asyncio.run, coroutine).result()
 
 
 def _client(tmp_path, **overrides) -> TestClient:
@@ -181,7 +189,7 @@ def test_batcher_groups_concurrent_requests():
     await batcher.stop()
     return results
 
-  results = asyncio.run(scenario())
+  results = _run(scenario())
   assert [r[0] for r in results] == [i * 10 for i in range(20)]
   assert max(sizes) == 8 and sum(sizes[:3]) == 20  # Not one call per request.
 
@@ -198,7 +206,7 @@ def test_batcher_hands_errors_to_every_waiting_request():
     await batcher.stop()
     return outcomes
 
-  assert all(isinstance(o, RuntimeError) for o in asyncio.run(scenario()))
+  assert all(isinstance(o, RuntimeError) for o in _run(scenario()))
 
 
 def test_serve_command_refuses_a_missing_models_folder(tmp_path, capsys):
