@@ -25,11 +25,18 @@ INSTALL_REQUIRES = [
     "scipy>=1.11",  # Image augmentation and connected components on the host.
     "pillow>=10",
     "tensorflow-cpu>=2.21",  # TFDS feature encoding; jax2tf export.
+    "fastapi>=0.115",  # htr serve: the HTTP API.
+    "uvicorn>=0.30",  # htr serve: the ASGI server.
+    "python-multipart>=0.0.9",  # htr serve: InkML and image uploads.
+    "prometheus_client>=0.20",  # htr serve: /metrics.
+    "httptools>=0.6",  # htr serve: uvicorn's fast HTTP parser (picked up when installed).
+    "uvloop>=0.19",  # htr serve: uvicorn's fast event loop (picked up when installed).
 ]
 
 EXTRAS_REQUIRE = {
-    "dev": ["pytest>=8", "pytest-xdist>=3", "nbclient", "nbformat", "ipykernel"],
-    "bench": ["torch==2.13.0"],
+    "dev": ["pytest>=8", "pytest-xdist>=3", "nbclient", "nbformat", "ipykernel",
+            "httpx", "playwright>=1.45", "schemathesis>=3.30"],
+    "bench": ["torch==2.13.0", "psutil>=5.9"],
 }
 
 setuptools.setup(
@@ -44,6 +51,7 @@ setuptools.setup(
     # The TFDS builders live in datasets/ (the design-card layout) but import as
     # `htr_datasets`, so they never shadow Hugging Face's `datasets` package.
     package_dir={"htr_datasets": "datasets"},
+    package_data={"htr.serve": ["static/*"]},  # The drawing page.
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": ["htr=htr.cli:main"]},

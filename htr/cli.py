@@ -4,6 +4,7 @@
   htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
   htr classify --workdir=DIR IMAGE [IMAGE ...]   drawn characters -> top-5 with probabilities
   htr classify --line --workdir=DIR IMAGE        a line of separated characters -> text
+  htr serve --models=DIR [--port=8000]           HTTP API + drawing page over exported models
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="each image is a line of separated characters: print its text "
                              "and every character's top-5")
   classify.set_defaults(run=_classify)
+  from htr.serve import server
+  serve = commands.add_parser("serve", help="HTTP API and drawing page over exported models")
+  server.add_arguments(serve)
+  serve.set_defaults(run=server.run)
   args = parser.parse_args(argv)
   try:
     return args.run(args)

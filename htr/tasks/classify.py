@@ -46,7 +46,11 @@ def top_k(logits: jax.Array, labels: jax.Array | None = None, k: int = TOP_K
           ) -> dict[str, jax.Array]:
   """The k most probable classes and their probabilities (+ the label's, if given)."""
   probs = jax.nn.softmax(logits.astype(jnp.float32))
-  top_probs, top_ids = jax.lax.top_k(probs, min(k, logits.shape[-1]))
+  # A stable argsort, not lax.top_k: jax 0.10 serialises top_k as a StableHLO
+  # composite that TF 2.21 cannot load, so exported classifiers would not run.
+  # Same order, ties included (lower index first).
+  top_ids = jnp.argsort(-probs, axis=-1, stable=True)[:, :min(k, logits.shape[-1])]
+  top_probs = jnp.take_along_axis(probs, top_ids, -1)
   out = {"top_ids": top_ids, "top_probs": top_probs}
   if labels is not None:
     out["label_prob"] = jnp.take_along_axis(probs, labels[:, None].astype(jnp.int32), -1)[:, 0]

@@ -1,0 +1,315 @@
+"""The HTTP API over exported models: FastAPI routes, limits, auth, metrics, errors.
+
+`create_app(ServeConfig(...))` builds the app; models load in the background after
+start-up, so `/healthz` (liveness) answers at once and `/readyz` turns 200 when
+every model is loaded and warmed up. Bad input of any kind is a 4xx with an
+`ErrorBody`; an unexpected failure is a 500 that names a log id, never a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.resources
+import io
+import logging
+import uuid
+from typing import Any
+
+import numpy as np
+from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+
+from htr.errors import InputError
+from htr.ink.ink import Ink
+from htr.serve import auth, schemas
+from htr.serve.batching import Batcher, Overloaded
+from htr.serve.config import ServeConfig
+from htr.serve.limits import BodyLimit, RequestMetrics
+from htr.serve.telemetry import Telemetry
+
+log = logging.getLogger("htr.serve")
+
+
+_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
+                           description="An API key, when the server has keys configured.")
+_ERRORS = {401: ("auth", "missing or unknown API key"), 404: ("not_found", "not found"),
+           405: ("not_found", "method not allowed"), 413: ("too_large", "request too large"),
+           429: ("rate_limited", "too many requests"), 503: ("unavailable", "not ready")}
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.ErrorBody, "description": text}
+    for code, text in [(401, "missing or unknown API key"), (404, "unknown model"),
+                       (413, "body, ink or batch over the limits"),
+                       (422, "invalid request or unusable input"),
+                       (429, "rate limit exceeded"), (503, "not ready or overloaded")]}
+
+
+def _error(status: int, kind: str, message: str, detail=None, headers=None) -> JSONResponse:
+  body = schemas.ErrorBody(error=kind, message=message, detail=detail)
+  return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+class _State:
+  """What the routes share: the config, the models and their batchers once loaded."""
+
+  def __init__(self, config: ServeConfig):
+    self.config = config
+    self.telemetry = Telemetry()
+    self.keys = auth.KeyStore(auth.load_key_hashes(config.keys_file))
+    self.limiter = auth.RateLimiter(config.rate, config.burst)
+    self.models: dict[str, Any] = {}
+    self.batchers: dict[str, Batcher] = {}
+    self.ready = False
+    self.load_error: str | None = None
+
+  def batcher_for(self, model) -> Batcher:
+    c, t = self.config, self.telemetry
+
+    def on_batch(size: int, seconds: float, waits: list[float]) -> None:
+      t.batch_size.labels(model.name).observe(size)
+      t.model_latency.labels(model.name).observe(seconds)
+      for wait in waits:
+        t.queue_wait.labels(model.name).observe(wait)
+
+    return Batcher(model.run, max_batch=c.max_batch, max_wait=c.max_wait_ms / 1000,
+                   max_queue=c.max_queue, workers=c.workers, on_batch=on_batch)
+
+  async def load(self) -> None:
+    from htr.serve.models import load_models
+    loop = asyncio.get_running_loop()
+    try:
+      models = await loop.run_in_executor(None, load_models, self.config.models_dir,
+                                          self.config.variant)
+    except Exception as e:  # noqa: BLE001  (reported by /readyz and the log)
+      log.exception("loading models from %s failed", self.config.models_dir)
+      first_line = (str(e).strip().splitlines() or [""])[0][:300]
+      self.load_error = f"loading models failed: {type(e).__name__}: {first_line}"
+      return
+    for name, model in models.items():
+      batcher = self.batcher_for(model)
+      batcher.start()
+      self.batchers[name] = batcher
+    self.models = models
+    self.ready = True
+    log.info("serving %d models: %s", len(models), ", ".join(models))
+
+
+def create_app(config: ServeConfig) -> FastAPI:
+  """The API and the drawing page over the models in `config.models_dir`."""
+  state = _State(config)
+
+  @contextlib.asynccontextmanager
+  async def lifespan(app: FastAPI):
+    loading = asyncio.create_task(state.load())
+    yield
+    loading.cancel()
+    for batcher in state.batchers.values():
+      await batcher.stop()
+
+  app = FastAPI(title="htr", version="0.1.0", lifespan=lifespan,
+                description="Handwriting recognition over exported htr models. "
+                "The drawing page is at `/`.")
+  app.state.htr = state
+  app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+  app.add_middleware(RequestMetrics, telemetry=state.telemetry)
+
+  # -- errors: clear 4xx, no traces -------------------------------------------------
+  @app.exception_handler(RequestValidationError)
+  async def _invalid(request: Request, e: RequestValidationError):
+    detail = [{"loc": ".".join(map(str, err["loc"])), "msg": err["msg"]}
+              for err in e.errors()[:20]]  # Never echo the input back: it may be huge.
+    where = "; ".join(f"{d['loc']}: {d['msg']}" for d in detail[:3])
+    return _error(422, "validation", f"invalid request: {where}", detail)
+
+  @app.exception_handler(InputError)
+  async def _bad_input(request: Request, e: InputError):
+    return _error(422, "input", str(e))
+
+  @app.exception_handler(HTTPException)
+  async def _http(request: Request, e: HTTPException):
+    kind, default = _ERRORS.get(e.status_code, ("error", "error"))
+    return _error(e.status_code, kind, str(e.detail or default), headers=e.headers)
+
+  @app.exception_handler(Overloaded)
+  async def _overloaded(request: Request, e: Overloaded):
+    return _error(503, "unavailable", f"overloaded: {e}; retry shortly",
+                  headers={"Retry-After": "1"})
+
+  @app.exception_handler(Exception)
+  async def _internal(request: Request, e: Exception):
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("internal error %s on %s %s", error_id, request.method, request.url.path)
+    return _error(500, "internal", f"internal error (log id {error_id})")
+
+  # -- auth and rate limits ---------------------------------------------------------
+  async def client(request: Request, key: str | None = Depends(_KEY_HEADER)) -> str:
+    """The caller's identity for rate limiting: its key's name, or its address."""
+    if state.keys.required:
+      name = state.keys.identify(key)
+      if name is None:
+        raise HTTPException(401, "missing or unknown API key (header X-API-Key)",
+                            headers={"WWW-Authenticate": "X-API-Key"})
+      who = f"key:{name}"
+    else:
+      who = f"addr:{request.client.host if request.client else 'unknown'}"
+    wait = state.limiter.acquire(who)
+    if wait > 0:
+      raise HTTPException(429, f"rate limit of {config.rate:g} requests/s exceeded",
+                          headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+    return who
+
+  def require_ready() -> None:
+    if not state.ready:
+      raise HTTPException(503, state.load_error or "models are still loading",
+                          headers={"Retry-After": "2"})
+
+  def model_named(name: str):
+    require_ready()
+    if name not in state.models:
+      raise HTTPException(404, f"no model {name!r}; known: {sorted(state.models)}")
+    return state.models[name]
+
+  def to_ink(request: schemas.InkRequest, where: str) -> Ink:
+    num_points = sum(len(s) for s in request.strokes)
+    if num_points > config.max_points:
+      raise HTTPException(413, f"{where}: {num_points} points, more than the limit "
+                          f"{config.max_points}")
+    if len(request.strokes) > config.max_strokes:
+      raise HTTPException(413, f"{where}: {len(request.strokes)} strokes, more than the "
+                          f"limit {config.max_strokes}")
+    widths = {len(p) for s in request.strokes for p in s}
+    if len(widths) > 1:
+      raise InputError("points must all be [x, y] or all be [x, y, t]", sample_id=where)
+    return Ink.from_strokes([np.asarray(s, np.float64) for s in request.strokes])
+
+  async def recognise(model, examples: list) -> list[schemas.Recognition]:
+    outputs = await state.batchers[model.name].submit(examples)
+    return [schemas.Recognition(model=model.name, kind=model.kind, **o) for o in outputs]
+
+  def decode_image(data: bytes, where: str) -> np.ndarray:
+    from PIL import Image
+    try:
+      with Image.open(io.BytesIO(data)) as image:
+        if image.width * image.height > config.max_image_pixels:
+          raise HTTPException(413, f"{where}: {image.width}x{image.height} pixels, more "
+                              f"than the limit {config.max_image_pixels}")
+        if image.format not in ("PNG", "JPEG"):
+          raise InputError(f"{image.format} images are not accepted, only PNG and JPEG",
+                           sample_id=where)
+        image.load()
+        mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info \
+            else "L" if image.mode in ("L", "1", "I", "I;16", "F") else "RGB"
+        return np.asarray(image.convert(mode))
+    except (OSError, SyntaxError, Image.DecompressionBombError, ValueError) as e:
+      if isinstance(e, InputError):
+        raise
+      raise InputError(f"not a readable PNG or JPEG image ({e})", sample_id=where) from None
+
+  # -- routes -----------------------------------------------------------------------
+  responses = _ERROR_RESPONSES
+
+  @app.get("/healthz", response_model=schemas.Status, tags=["health"],
+           response_model_exclude_none=True)
+  async def healthz():
+    """Liveness: the process serves HTTP."""
+    return schemas.Status(status="ok")
+
+  @app.get("/readyz", response_model=schemas.Status, tags=["health"],
+           response_model_exclude_none=True, responses={503: {"model": schemas.Status}})
+  async def readyz():
+    """Readiness: every model is loaded and warmed up."""
+    if state.ready:
+      return schemas.Status(status="ready", detail=f"{len(state.models)} models")
+    return JSONResponse(schemas.Status(status="loading" if not state.load_error else "failed",
+                                       detail=state.load_error).model_dump(exclude_none=True),
+                        status_code=503)
+
+  @app.get("/metrics", tags=["health"], response_class=Response)
+  async def metrics():
+    """Prometheus metrics (text exposition format)."""
+    return Response(state.telemetry.exposition(), media_type="text/plain; version=0.0.4")
+
+  @app.get("/v1/models", response_model=schemas.ModelList, tags=["models"],
+           responses=responses)
+  async def list_models(_: str = Depends(client)):
+    """Every served model with its exported metadata."""
+    require_ready()
+    return schemas.ModelList(models=[m.info() for m in state.models.values()])
+
+  @app.get("/v1/models/{name}", response_model=schemas.ModelInfo, tags=["models"],
+           responses=responses)
+  async def get_model(name: str, _: str = Depends(client)):
+    """One model's metadata."""
+    return model_named(name).info()
+
+  @app.post("/v1/models/{name}/ink", response_model=schemas.Recognition, tags=["recognise"],
+            responses=responses)
+  async def recognise_ink(name: str, body: schemas.InkRequest, _: str = Depends(client)):
+    """One ink as JSON strokes -> text (or LaTeX, or top classes)."""
+    model = model_named(name)
+    return (await recognise(model, [model.prepare_ink(to_ink(body, "ink"), "ink")]))[0]
+
+  @app.post("/v1/models/{name}/ink/batch", response_model=schemas.BatchResponse,
+            tags=["recognise"], responses=responses)
+  async def recognise_inks(name: str, body: schemas.InkBatchRequest,
+                           _: str = Depends(client)):
+    """Several inks in one request; results in the same order."""
+    model = model_named(name)
+    if len(body.inks) > config.max_batch_items:
+      raise HTTPException(413, f"{len(body.inks)} inks, more than the limit "
+                          f"{config.max_batch_items}")
+    examples = [model.prepare_ink(to_ink(ink, f"inks[{i}]"), f"inks[{i}]")
+                for i, ink in enumerate(body.inks)]
+    return schemas.BatchResponse(results=await recognise(model, examples))
+
+  @app.post("/v1/models/{name}/inkml", response_model=schemas.Recognition,
+            tags=["recognise"], responses=responses)
+  async def recognise_inkml(name: str, file: UploadFile = File(...),
+                            _: str = Depends(client)):
+    """An InkML file upload -> text (or LaTeX, or top classes)."""
+    from htr.ink import inkml
+    model = model_named(name)
+    where = file.filename or "upload"
+    document = inkml.read_inkml(await file.read(), name=where,
+                                max_points=config.max_points,
+                                max_bytes=config.max_body_bytes)
+    return (await recognise(model, [model.prepare_ink(document.ink, where)]))[0]
+
+  @app.post("/v1/models/{name}/image", response_model=schemas.Recognition,
+            tags=["recognise"], responses=responses)
+  async def recognise_image(name: str, file: UploadFile = File(...),
+                            _: str = Depends(client)):
+    """A PNG or JPEG upload -> top classes (or LaTeX, or text)."""
+    model = model_named(name)
+    where = file.filename or "upload"
+    image = decode_image(await file.read(), where)
+    return (await recognise(model, [model.prepare_image(image, where)]))[0]
+
+  @app.post("/v1/models/{name}/image/batch", response_model=schemas.BatchResponse,
+            tags=["recognise"], responses=responses)
+  async def recognise_images(name: str, files: list[UploadFile] = File(...),
+                             _: str = Depends(client)):
+    """Several PNG or JPEG uploads (repeated `files` fields); results in order."""
+    model = model_named(name)
+    if len(files) > config.max_batch_items:
+      raise HTTPException(413, f"{len(files)} images, more than the limit "
+                          f"{config.max_batch_items}")
+    examples = []
+    for i, upload in enumerate(files):
+      where = upload.filename or f"files[{i}]"
+      examples.append(model.prepare_image(decode_image(await upload.read(), where),
+                                          where))
+    return schemas.BatchResponse(results=await recognise(model, examples))
+
+  # -- the drawing page -------------------------------------------------------------
+  static = importlib.resources.files("htr.serve") / "static"
+  app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+  @app.get("/", include_in_schema=False)
+  async def index():
+    return RedirectResponse("/static/index.html")
+
+  return app

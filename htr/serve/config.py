@@ -1,0 +1,44 @@
+"""What a server can be told: one frozen dataclass, light to import (the CLI reads it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeConfig:
+  """Everything `htr serve` can be told.
+
+  Attributes:
+    models_dir: a folder with one exported SavedModel per subfolder.
+    keys_file: API key hashes (see htr/serve/auth.py); with none (and no HTR_API_KEYS)
+      the API is open.
+    rate: requests per second allowed per key (per address when open); 0: unlimited.
+    burst: requests a client may make at once before the rate applies.
+    max_body_bytes: larger request bodies are refused (413) before being read whole.
+    max_points: most pen points in one ink.
+    max_strokes: most strokes in one ink.
+    max_batch_items: most inks or images in one batch request.
+    max_image_pixels: most pixels of an uploaded image (decompression bombs).
+    max_batch: most examples per model call (1: no dynamic batching).
+    max_wait_ms: how long the first example of a batch waits for company.
+    max_queue: examples allowed to wait per model before requests get 503.
+    workers: model calls run in parallel per model (useful without batching).
+    variant: which exported variant of each model to serve (float32, bfloat16, int8);
+      None: each export's default.
+  """
+
+  models_dir: str
+  keys_file: str | None = None
+  rate: float = 50.0
+  burst: int = 100
+  max_body_bytes: int = 4 << 20
+  max_points: int = 20_000
+  max_strokes: int = 2_000
+  max_batch_items: int = 64
+  max_image_pixels: int = 4096 * 4096
+  max_batch: int = 32
+  max_wait_ms: float = 5.0
+  max_queue: int = 2048
+  workers: int = 1
+  variant: str | None = None

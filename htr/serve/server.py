@@ -1,0 +1,50 @@
+"""The serving command: flags -> ServeConfig -> uvicorn, shared by `htr serve` and
+`python -m htr.serve`. Flags mirror ServeConfig's fields, with its docstring as help."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import re
+
+from htr.serve.config import ServeConfig
+
+
+def _field_help() -> dict[str, str]:
+  """ServeConfig's `Attributes:` entries by field name."""
+  doc = ServeConfig.__doc__.split("Attributes:", 1)[1]
+  entries = re.findall(r"^\s{4}(\w+): (.*?)(?=^\s{4}\w+: |\Z)", doc, re.M | re.S)
+  return {name: " ".join(text.split()) for name, text in entries}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  """One flag per ServeConfig field, plus host, port and the access log."""
+  helps = _field_help()
+  parser.add_argument("--models", dest="models_dir", required=True, help=helps["models_dir"])
+  parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+  parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+  parser.add_argument("--access_log", action="store_true", help="log every request")
+  defaults = ServeConfig(models_dir="")
+  for field in dataclasses.fields(ServeConfig):
+    if field.name == "models_dir":
+      continue
+    default = getattr(defaults, field.name)
+    parser.add_argument(f"--{field.name}", type=type(default) if default is not None else str,
+                        default=default, help=f"{helps[field.name]} (default {default})")
+
+
+def run(args: argparse.Namespace) -> int:
+  """Serves until interrupted."""
+  import uvicorn
+
+  from htr.serve.app import create_app
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+  config = ServeConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServeConfig)})
+  if not os.path.isdir(config.models_dir):
+    raise FileNotFoundError(f"no models folder {config.models_dir}")
+  uvicorn.run(create_app(config), host=args.host, port=args.port,
+              access_log=args.access_log, log_level="info")
+  return 0

@@ -1,0 +1,220 @@
+// The drawing page: pointer events -> strokes with timestamps -> the API -> the result.
+// No dependencies: everything here is served by htr itself.
+"use strict";
+
+const pad = document.getElementById("pad");
+const ctx = pad.getContext("2d");
+const modelSelect = document.getElementById("model");
+const keyInput = document.getElementById("key");
+const statusLine = document.getElementById("status");
+const textOut = document.getElementById("text");
+const confidenceOut = document.getElementById("confidence");
+const topOut = document.getElementById("top");
+
+let models = {};        // name -> ModelInfo
+let strokes = [];       // each: array of [x, y, t] in canvas pixels, t in seconds
+let current = null;     // the stroke being drawn
+let t0 = null;          // timeStamp (ms) of the first point of the ink
+let inFlight = false;   // a recognition request is running
+let dirty = false;      // the ink changed since the last request was sent
+let lastSent = 0;       // performance.now() of the last request
+const LIVE_MS = 250;    // while writing, re-recognise at most this often
+
+keyInput.value = localStorage.getItem("htr-api-key") || "";
+keyInput.addEventListener("change", () => {
+  localStorage.setItem("htr-api-key", keyInput.value);
+  loadModels();
+});
+
+function headers(extra) {
+  const h = Object.assign({}, extra);
+  if (keyInput.value) h["X-API-Key"] = keyInput.value;
+  return h;
+}
+
+function setStatus(message, isError) {
+  statusLine.textContent = message;
+  statusLine.className = isError ? "error" : "muted";
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    return body.message || response.statusText;
+  } catch (e) {
+    return response.statusText;
+  }
+}
+
+async function loadModels() {
+  const response = await fetch("/v1/models", {headers: headers()});
+  if (!response.ok) {
+    setStatus(await errorText(response), true);
+    if (response.status === 503) setTimeout(loadModels, 1000);
+    return;
+  }
+  const list = (await response.json()).models;
+  models = Object.fromEntries(list.map((m) => [m.name, m]));
+  const chosen = localStorage.getItem("htr-model");
+  modelSelect.replaceChildren(...list.map((m) => new Option(`${m.name} (${m.kind})`, m.name)));
+  if (chosen in models) modelSelect.value = chosen;
+  modelChanged();
+  setStatus(list.length ? "ready" : "no models served", !list.length);
+  document.body.dataset.ready = "1";
+}
+
+function model() { return models[modelSelect.value]; }
+
+// Image models get what the user sees, as a PNG; ink models get the strokes.
+function takesImages(m) { return m && m.inputs[0] === "image"; }
+
+function modelChanged() {
+  const m = model();
+  localStorage.setItem("htr-model", modelSelect.value);
+  document.getElementById("kind").textContent = m ? m.kind : "";
+  redraw();
+  showResult(null);
+  if (strokes.length) { dirty = true; schedule(); }
+}
+modelSelect.addEventListener("change", modelChanged);
+
+function penWidth() {
+  return takesImages(model()) ? pad.height / 16 : 3;
+}
+
+function redraw() {
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, pad.width, pad.height);
+  ctx.strokeStyle = "#000";
+  ctx.fillStyle = "#000";
+  ctx.lineWidth = penWidth();
+  ctx.lineCap = ctx.lineJoin = "round";
+  for (const s of strokes.concat(current ? [current] : [])) {
+    if (s.length === 1) {
+      ctx.beginPath();
+      ctx.arc(s[0][0], s[0][1], ctx.lineWidth / 2, 0, 2 * Math.PI);
+      ctx.fill();
+      continue;
+    }
+    ctx.beginPath();
+    ctx.moveTo(s[0][0], s[0][1]);
+    for (const p of s.slice(1)) ctx.lineTo(p[0], p[1]);
+    ctx.stroke();
+  }
+}
+
+function point(event) {
+  const r = pad.getBoundingClientRect();  // Includes the border; client* do not.
+  if (t0 === null) t0 = event.timeStamp;
+  return [(event.clientX - r.left - pad.clientLeft) * pad.width / pad.clientWidth,
+          (event.clientY - r.top - pad.clientTop) * pad.height / pad.clientHeight,
+          Math.max(0, (event.timeStamp - t0) / 1000)];
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  if (event.button !== 0) return;
+  pad.setPointerCapture(event.pointerId);
+  current = [point(event)];
+  redraw();
+  event.preventDefault();
+});
+
+pad.addEventListener("pointermove", (event) => {
+  if (!current) return;
+  // Coalesced events keep the full digitiser rate of pens between animation frames.
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+  for (const e of events.length ? events : [event]) current.push(point(e));
+  redraw();
+  dirty = true;
+  schedule();
+});
+
+function endStroke(event) {
+  if (!current) return;
+  strokes.push(current);
+  current = null;
+  redraw();
+  dirty = true;
+  schedule();
+}
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+
+document.getElementById("undo").addEventListener("click", () => {
+  strokes.pop();
+  if (!strokes.length) t0 = null;
+  redraw();
+  dirty = true;
+  schedule();
+});
+
+document.getElementById("clear").addEventListener("click", () => {
+  strokes = [];
+  t0 = null;
+  redraw();
+  showResult(null);
+  dirty = false;
+});
+
+// One request at a time; the newest ink is sent as soon as the previous answer is in.
+function schedule() {
+  if (inFlight || !dirty) return;
+  const wait = LIVE_MS - (performance.now() - lastSent);
+  if (current && wait > 0) { setTimeout(schedule, wait); return; }
+  recognise();
+}
+
+async function recognise() {
+  const m = model();
+  const ink = strokes.concat(current && current.length ? [current] : []);
+  if (!m || !ink.length) { dirty = false; if (!ink.length) showResult(null); return; }
+  dirty = false;
+  inFlight = true;
+  lastSent = performance.now();
+  try {
+    let response;
+    if (takesImages(m)) {
+      const blob = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
+      const form = new FormData();
+      form.append("file", blob, "canvas.png");
+      response = await fetch(`/v1/models/${encodeURIComponent(m.name)}/image`,
+                             {method: "POST", headers: headers(), body: form});
+    } else {
+      response = await fetch(`/v1/models/${encodeURIComponent(m.name)}/ink`, {
+        method: "POST", headers: headers({"Content-Type": "application/json"}),
+        body: JSON.stringify({strokes: ink})});
+    }
+    if (!response.ok) {
+      setStatus(await errorText(response), true);
+    } else {
+      showResult(await response.json());
+      setStatus(`${Math.round(performance.now() - lastSent)} ms`, false);
+    }
+  } catch (e) {
+    setStatus(`request failed: ${e}`, true);
+  } finally {
+    inFlight = false;
+    if (dirty) schedule();
+  }
+}
+
+function showResult(result) {
+  textOut.textContent = result && result.text != null ? result.text : "";
+  textOut.className = "text" + (result && /latex/.test(result.kind) ? " latex" : "");
+  confidenceOut.textContent = result && result.confidence != null
+      ? `confidence ${(100 * result.confidence).toFixed(1)} %` : "";
+  topOut.replaceChildren(...(result && result.top ? result.top : []).map((c) => {
+    const li = document.createElement("li");
+    li.dataset.label = c.label;
+    li.textContent = `${c.label}  ${(100 * c.probability).toFixed(1)} %`;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.style.width = `${Math.round(200 * c.probability)}px`;
+    li.appendChild(bar);
+    return li;
+  }));
+  document.body.dataset.results = String(Number(document.body.dataset.results || 0) + 1);
+}
+
+redraw();
+loadModels();

@@ -1,0 +1,222 @@
+"""The API's plumbing on a server without models: auth, rate limits, size limits,
+validation errors, health and metrics. Recognition itself: test_serve_models.py."""
+
+import asyncio
+import concurrent.futures
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from htr.serve import auth
+from htr.serve.app import create_app
+from htr.serve.batching import Batcher, Overloaded
+from htr.serve.config import ServeConfig
+
+
+def _run(coroutine):
+  """asyncio.run in a thread of its own: Playwright's sync API (test_serve_models.py)
+  may hold this thread's event loop for the rest of the session."""
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    return pool.submit(asyncio.run, coroutine).result()
+
+
+def _client(tmp_path, **overrides) -> TestClient:
+  return TestClient(create_app(ServeConfig(models_dir=str(tmp_path), **overrides)))
+
+
+def _wait_loaded(client: TestClient) -> dict:
+  """/readyz once loading has finished, well or not (TensorFlow imports slowly)."""
+  deadline = time.time() + 120
+  while (body := client.get("/readyz").json())["status"] == "loading":
+    assert time.time() < deadline, "still loading after 120 s"
+    time.sleep(0.05)
+  return body
+
+
+def _wait_ready(client: TestClient) -> None:
+  assert _wait_loaded(client)["status"] == "ready"
+
+
+def test_health_and_empty_model_list(tmp_path):
+  with _client(tmp_path) as client:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    _wait_ready(client)
+    assert client.get("/v1/models").json() == {"models": []}
+    response = client.get("/v1/models/nope")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found" and "nope" in response.json()["message"]
+
+
+def test_a_broken_models_folder_is_not_ready(tmp_path):
+  (tmp_path / "broken").mkdir()
+  with _client(tmp_path) as client:
+    body = _wait_loaded(client)
+    assert client.get("/readyz").status_code == 503
+    assert body["status"] == "failed" and "broken" in body["detail"]
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/v1/models").status_code == 503
+
+
+def test_keys_are_stored_hashed_and_required(tmp_path, monkeypatch):
+  keys = tmp_path / "keys.txt"
+  keys.write_text(f"# clients\nalice:{auth.hash_key('secret-a')}\n")
+  monkeypatch.setenv(auth.ENV_VAR, f"bob:{auth.hash_key('secret-b')}")
+  models = tmp_path / "models"
+  models.mkdir()
+  with TestClient(create_app(ServeConfig(models_dir=str(models), keys_file=str(keys)))) as c:
+    _wait_ready(c)
+    assert c.get("/v1/models").status_code == 401
+    wrong = c.get("/v1/models", headers={"X-API-Key": "secret-c"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "auth"
+    assert c.get("/v1/models", headers={"X-API-Key": "secret-a"}).status_code == 200
+    assert c.get("/v1/models", headers={"X-API-Key": "secret-b"}).status_code == 200
+    assert c.get("/healthz").status_code == 200  # Probes need no key.
+  assert "secret-a" not in keys.read_text()
+
+
+def test_a_keys_file_with_a_plain_key_is_refused(tmp_path):
+  keys = tmp_path / "keys.txt"
+  keys.write_text("alice:secret-a\n")
+  with pytest.raises(ValueError, match="SHA256HEX"):
+    auth.load_key_hashes(str(keys), env={})
+
+
+def test_rate_limit_per_client(tmp_path):
+  with _client(tmp_path, rate=1.0, burst=3) as client:
+    _wait_ready(client)
+    codes = [client.get("/v1/models").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    limited = client.get("/v1/models")
+    assert limited.json()["error"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_token_bucket_refills():
+  now = [0.0]
+  limiter = auth.RateLimiter(rate=2.0, burst=2, clock=lambda: now[0])
+  assert [limiter.acquire("a") for _ in range(3)] == [0.0, 0.0, 0.5]
+  assert limiter.acquire("b") == 0.0  # Clients do not share buckets.
+  now[0] = 0.5
+  assert limiter.acquire("a") == 0.0
+
+
+def test_body_and_ink_limits(tmp_path):
+  with _client(tmp_path, max_body_bytes=2000) as client:
+    _wait_ready(client)
+    big = {"strokes": [[[float(i), 1.0, 0.0] for i in range(400)]]}
+    response = client.post("/v1/models/m/ink", json=big)
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+    # Chunked bodies (no Content-Length) are counted while they stream in.
+    response = client.post("/v1/models/m/ink", content=iter([b"{" + b" " * 1500] * 3),
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("body, where", [
+    ({"strokes": []}, "body.strokes"),
+    ({"strokes": [[[1.0]]]}, "body.strokes.0.0"),
+    ({"strokes": [[[1.0, 2.0, 3.0, 4.0]]]}, "body.strokes.0.0"),
+    ({"strokes": [[["a", 2.0]]]}, "body.strokes.0.0.0"),
+    ({"strokes": [[[1.0, 2.0]]], "extra": 1}, "body.extra"),
+    ({}, "body.strokes"),
+])
+def test_invalid_ink_is_a_clear_422(tmp_path, body, where):
+  with _client(tmp_path) as client:
+    response = client.post("/v1/models/m/ink", json=body)
+  assert response.status_code == 422
+  payload = response.json()
+  assert payload["error"] == "validation" and where in payload["message"]
+  assert "Traceback" not in response.text
+
+
+def test_non_finite_and_non_json_bodies(tmp_path):
+  with _client(tmp_path) as client:
+    nan = client.post("/v1/models/m/ink", content=b'{"strokes": [[[NaN, 1]]]}',
+                      headers={"content-type": "application/json"})
+    garbage = client.post("/v1/models/m/ink", content=b"\xff\x00not json",
+                          headers={"content-type": "application/json"})
+  assert nan.status_code == 422 and garbage.status_code == 422
+
+
+def test_metrics_count_requests_and_errors(tmp_path):
+  with _client(tmp_path) as client:
+    _wait_ready(client)
+    client.get("/v1/models")
+    client.get("/v1/models/nope")
+    client.get("/no/such/path")
+    text = client.get("/metrics").text
+  assert 'htr_requests_total{method="GET",route="/v1/models",status="200"} 1.0' in text
+  assert 'htr_errors_total{kind="not_found",route="/v1/models/{name}"} 1.0' in text
+  assert 'route="unmatched"' in text
+  assert "htr_request_latency_seconds_bucket" in text
+
+
+def test_openapi_schema_lists_the_endpoints(tmp_path):
+  with _client(tmp_path) as client:
+    schema = client.get("/openapi.json").json()
+  paths = set(schema["paths"])
+  assert {"/v1/models", "/v1/models/{name}/ink", "/v1/models/{name}/ink/batch",
+          "/v1/models/{name}/inkml", "/v1/models/{name}/image",
+          "/v1/models/{name}/image/batch", "/healthz", "/readyz", "/metrics"} <= paths
+  assert "APIKeyHeader" in schema["components"]["securitySchemes"]
+
+
+def test_drawing_page_is_served_without_external_resources(tmp_path):
+  with _client(tmp_path) as client:
+    page = client.get("/")
+    script = client.get("/static/app.js")
+  assert page.status_code == 200 and "<canvas" in page.text
+  assert script.status_code == 200 and "pointerdown" in script.text
+  for text in (page.text, script.text):
+    assert "http://" not in text and "https://" not in text
+
+
+def test_batcher_groups_concurrent_requests():
+  sizes = []
+
+  def run(items):
+    sizes.append(len(items))
+    time.sleep(0.02)
+    return [x * 10 for x in items]
+
+  async def scenario():
+    batcher = Batcher(run, max_batch=8, max_wait=0.01, max_queue=20)
+    batcher.start()
+    results = await asyncio.gather(*(batcher.submit([i]) for i in range(20)))
+    with pytest.raises(Overloaded):
+      await asyncio.gather(*(batcher.submit([i]) for i in range(30)))
+    await batcher.stop()
+    return results
+
+  results = _run(scenario())
+  assert [r[0] for r in results] == [i * 10 for i in range(20)]
+  assert max(sizes) == 8 and sum(sizes[:3]) == 20  # Not one call per request.
+
+
+def test_batcher_hands_errors_to_every_waiting_request():
+  def run(items):
+    raise RuntimeError("model failed")
+
+  async def scenario():
+    batcher = Batcher(run, max_batch=4, max_wait=0.01)
+    batcher.start()
+    outcomes = await asyncio.gather(*(batcher.submit([i]) for i in range(3)),
+                                    return_exceptions=True)
+    await batcher.stop()
+    return outcomes
+
+  assert all(isinstance(o, RuntimeError) for o in _run(scenario()))
+
+
+def test_serve_command_refuses_a_missing_models_folder(tmp_path, capsys):
+  from htr import cli
+  assert cli.main(["serve", f"--models={tmp_path / 'nope'}", "--max_batch=8"]) == 2
+  assert "nope" in capsys.readouterr().err
+
+
+def test_auth_command_prints_a_storable_line(capsys):
+  assert auth.main(["auth", "my-key"]) == 0
+  line = capsys.readouterr().out.strip()
+  assert line == f"client:{auth.hash_key('my-key')}"
+  assert auth.KeyStore(auth._parse_entries([line], "stdin")).identify("my-key") == "client"

@@ -1,0 +1,289 @@
+"""The API over a real exported model, in a real browser, and fuzzed from its schema.
+
+A character model is trained on scikit-learn's real handwritten digits (a small
+CNN, 150 steps, ~97 % validation accuracy) and exported with htr.export, once per
+test session (a file lock shares it between xdist workers). Then:
+- the HTTP API recognises drawn digits sent as PNG, as ink and in batches;
+- Debian's chromium, driven by Playwright, draws digits on the drawing page with
+  pointer events and waits for the page to show the right top-1 class;
+- Schemathesis generates requests from the OpenAPI schema: no 5xx.
+"""
+
+import fcntl
+import importlib.util
+import io
+import os
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from PIL import Image, ImageDraw
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+
+# Digits as pen strokes in a 300x300 box: (x, y) points, y down.
+_T = np.linspace(0, 2 * np.pi, 40)
+DIGITS = {
+    "0": [np.c_[150 + 55 * np.sin(_T), 150 - 95 * np.cos(_T)]],
+    "1": [np.c_[np.full(20, 150.0), np.linspace(55, 245, 20)]],
+    "7": [np.r_[np.c_[np.linspace(90, 210, 10), np.full(10, 60.0)],
+                np.c_[np.linspace(210, 140, 15), np.linspace(60, 245, 15)]]],
+}
+
+
+def _train_and_export(root: str, data_dir: str) -> str:
+  from htr import export, train
+  path = os.path.join(os.path.dirname(__file__), "..", "configs", "char_cnn.py")
+  spec = importlib.util.spec_from_file_location("char_cnn", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config("data=digits,size=tiny")
+  # Wider than `tiny`, no augmentation or dropout: recognises drawn digits after
+  # 150 steps (measured: 97 % validation accuracy).
+  config.model.conv_features = (16, 16, 32, 32)
+  config.model.dense_features = (64,)
+  config.model.conv_dropout = (0.0, 0.0, 0.0, 0.0)
+  config.model.dense_dropout = 0.0
+  config.data.pp_train = config.data.pp_eval
+  config.data.data_dir = data_dir
+  config.label_smoothing = 0.0
+  config.optimizer.learning_rate = 3e-3
+  config.optimizer.warmup_steps = 20
+  config.num_train_steps = config.eval_every = config.checkpoint_every = 150
+  workdir = os.path.join(root, "workdir")
+  train.train_and_evaluate(config, workdir)
+  models = os.path.join(root, "models")
+  export.export(workdir, os.path.join(models, "digits"), weight_formats=("float32",))
+  return models
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory, data_dir) -> str:
+  """An exported digits model, trained once per session across xdist workers."""
+  base = tmp_path_factory.getbasetemp()
+  # Under xdist every worker has its own basetemp inside the session's one.
+  root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "serve_digits"
+  root.mkdir(exist_ok=True)
+  with open(root / "lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    done = root / "models" / "digits" / "metadata.json"
+    if not done.exists():
+      _train_and_export(str(root), data_dir)
+    return str(root / "models")
+
+
+@pytest.fixture(scope="session")
+def server(models_dir):
+  """`htr serve` on a free loopback port (uvicorn in a thread), ready to answer."""
+  import uvicorn
+
+  from htr.serve.app import create_app
+  from htr.serve.config import ServeConfig
+  config = uvicorn.Config(create_app(ServeConfig(models_dir=models_dir, rate=0)),
+                          host="127.0.0.1", port=0, log_level="warning")
+  uv = uvicorn.Server(config)
+  thread = threading.Thread(target=uv.run, daemon=True)
+  thread.start()
+  for _ in range(600):
+    if uv.started:
+      break
+    time.sleep(0.05)
+  port = uv.servers[0].sockets[0].getsockname()[1]
+  url = f"http://127.0.0.1:{port}"
+  for _ in range(600):
+    if httpx.get(f"{url}/readyz").status_code == 200:
+      break
+    time.sleep(0.1)
+  yield url
+  uv.should_exit = True
+  thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def http(server):
+  """A client of the server; first calls of a new batch size compile (seconds, busy CPU)."""
+  with httpx.Client(base_url=server, timeout=120) as client:
+    yield client
+
+
+def _png(strokes, size=300, width=19) -> bytes:
+  image = Image.new("RGB", (size, size), "white")
+  draw = ImageDraw.Draw(image)
+  for stroke in strokes:
+    draw.line([tuple(p) for p in stroke], fill="black", width=width, joint="curve")
+  out = io.BytesIO()
+  image.save(out, "PNG")
+  return out.getvalue()
+
+
+def _ink(strokes) -> dict:
+  return {"strokes": [np.c_[s, np.arange(len(s)) / 100].tolist() for s in strokes]}
+
+
+def test_models_are_listed_with_their_metadata(http):
+  (model,) = http.get("/v1/models").json()["models"]
+  assert model["name"] == "digits" and model["kind"] == "image_class"
+  assert model["inputs"] == ["image", "ink"]
+  assert model["metadata"]["settings"]["classes"] == "0123456789"
+
+
+@pytest.mark.parametrize("digit", sorted(DIGITS))
+def test_recognises_drawn_digits_as_png_and_as_ink(http, digit):
+  files = {"file": (f"{digit}.png", _png(DIGITS[digit]), "image/png")}
+  result = http.post("/v1/models/digits/image", files=files).json()
+  assert result["top"][0]["label"] == digit, result
+  assert len(result["top"]) == 5 and result["text"] == digit
+  result = http.post("/v1/models/digits/ink", json=_ink(DIGITS[digit])).json()
+  assert result["text"] == digit, result
+
+
+def test_batches_answer_in_order(http):
+  order = ["1", "0", "7", "1"]
+  inks = http.post("/v1/models/digits/ink/batch",
+                    json={"inks": [_ink(DIGITS[d]) for d in order]}).json()
+  assert [r["text"] for r in inks["results"]] == order
+  files = [("files", (f"{d}.png", _png(DIGITS[d]), "image/png")) for d in order]
+  images = http.post("/v1/models/digits/image/batch", files=files).json()
+  assert [r["text"] for r in images["results"]] == order
+
+
+def test_concurrent_requests_share_model_calls(http):
+  body = _ink(DIGITS["1"])
+
+  def post(_):
+    return http.post("/v1/models/digits/ink", json=body).json()["text"]
+
+  from concurrent.futures import ThreadPoolExecutor
+  with ThreadPoolExecutor(16) as pool:
+    assert set(pool.map(post, range(48))) == {"1"}
+  metrics = http.get("/metrics").text
+  count = float(next(line.split()[-1] for line in metrics.splitlines()
+                     if line.startswith('htr_batch_size_count{model="digits"}')))
+  total = float(next(line.split()[-1] for line in metrics.splitlines()
+                     if line.startswith('htr_batch_size_sum{model="digits"}')))
+  assert total / count > 1.0  # Some calls carried several requests.
+
+
+@pytest.mark.parametrize("upload, message", [
+    (b"not an image", "not a readable PNG or JPEG"),
+    (None, "the canvas is empty"),
+])
+def test_bad_images_are_clear_422s(http, upload, message):
+  if upload is None:
+    upload = _png([])
+  response = http.post("/v1/models/digits/image",
+                        files={"file": ("x.png", upload, "image/png")})
+  assert response.status_code == 422 and message in response.json()["message"]
+
+
+def test_inkml_upload(http, tmp_path):
+
+  from htr.ink import inkml
+  from htr.ink.ink import Ink
+  path = tmp_path / "seven.inkml"
+  inkml.write_inkml(Ink.from_strokes(DIGITS["7"]), {"truth": "7"}, str(path))
+  response = http.post("/v1/models/digits/inkml",
+                        files={"file": ("seven.inkml", path.read_bytes(), "application/xml")})
+  assert response.json()["text"] == "7"
+  broken = http.post("/v1/models/digits/inkml",
+                      files={"file": ("bad.inkml", b"<ink><trace>1 2,", "application/xml")})
+  assert broken.status_code == 422 and "bad.inkml" in broken.json()["message"]
+
+
+# -- the drawing page in a real browser ----------------------------------------------
+@pytest.fixture(scope="session")
+def browser():
+  if not os.path.exists(CHROMIUM):
+    pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+  from playwright.sync_api import sync_playwright
+  with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+def _draw(page, strokes) -> None:
+  """Drags the mouse along `strokes` (300x300 box units) over the canvas' middle."""
+  box = page.locator("#pad").bounding_box()
+  scale = box["height"] / 300
+  left = box["x"] + box["width"] / 2 - 150 * scale
+  for stroke in strokes:
+    x, y = stroke[0]
+    page.mouse.move(left + x * scale, box["y"] + y * scale)
+    page.mouse.down()
+    for x, y in stroke[1:]:
+      page.mouse.move(left + x * scale, box["y"] + y * scale, steps=2)
+    page.mouse.up()
+
+
+def _top1(page, digit: str) -> None:
+  page.wait_for_function(
+      "d => { const li = document.querySelector('#top li');"
+      " return li !== null && li.dataset.label === d; }", arg=digit, timeout=20_000)
+
+
+def test_drawing_page_recognises_what_is_written(server, browser):
+  page = browser.new_page()
+  posts = []
+  page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+  page.goto(server)
+  page.wait_for_selector("body[data-ready='1']")
+  assert page.locator("#model").input_value() == "digits"
+  assert page.locator("#kind").inner_text() == "image_class"
+
+  _draw(page, DIGITS["1"])
+  _top1(page, "1")
+  assert page.locator("#text").inner_text() == "1"
+  assert page.locator("#top li").count() == 5
+  assert posts and all(p.url.endswith("/v1/models/digits/image") for p in posts)
+
+  page.click("#clear")
+  assert page.locator("#text").inner_text() == ""
+  _draw(page, DIGITS["0"])
+  _top1(page, "0")
+  _draw(page, [DIGITS["1"][0] + [120, 0]])  # A second character beside it ...
+  page.wait_for_function("document.querySelector('#text').textContent !== '0'"
+                         " || document.body.dataset.results > 4", timeout=20_000)
+  page.click("#undo")  # ... undone: the 0 alone again.
+  _top1(page, "0")
+  page.close()
+
+
+def test_drawing_page_sends_timed_strokes_to_ink_models(server, browser):
+  """The page's pointer handling: strokes of [x, y, t] with t rising, as the page
+  would send them to an ink model (read from the page's state)."""
+  page = browser.new_page()
+  page.goto(server)
+  page.wait_for_selector("body[data-ready='1']")
+  _draw(page, DIGITS["7"] + DIGITS["1"])
+  strokes = page.evaluate("strokes")
+  assert len(strokes) == 2 and all(len(p) == 3 for s in strokes for p in s)
+  times = [p[2] for s in strokes for p in s]
+  assert times[0] == 0 and times == sorted(times) and times[-1] > 0
+  page.close()
+
+
+# -- Schemathesis: requests generated from the OpenAPI schema -------------------------
+def test_no_server_errors_from_schema_generated_requests(server):
+  """Every operation of /openapi.json, 20 generated requests each (valid and not)."""
+  schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
+  operations = [result.ok() for result in schema.get_all_operations()]
+  assert len(operations) >= 10
+  for operation in operations:
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    def no_server_error(case):
+      response = case.call(base_url=server, timeout=120)
+      assert response.status_code < 500, (operation.label, response.status_code,
+                                          response.text[:500])
+
+    no_server_error()
