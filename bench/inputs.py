@@ -78,6 +78,6 @@ def inks(n: int, seed: int = 0) -> list:
   out = []
   while len(out) < n:
     style = synthetic.sample_writer(rng)
-    out.append(synthetic.write_line(synthetic.sample_line(rng, min_words=5, max_words=9),
+    out.append(synthetic.write_line(synthetic.sample_line(rng, min_words=4, max_words=7),
                                      style, rng))
   return out

@@ -56,7 +56,7 @@ def train_step_fn(model: SeedModel) -> Callable[..., float]:
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 5.0)
     optimizer.step()
-    return float(loss)
+    return float(loss.detach())
   return step
 
 
