@@ -100,12 +100,18 @@ def main(argv: list[str] | None = None) -> None:
                  "ratio": _ratio(case, htr, peer)})
     print(f"{name}: htr {htr.get('value', htr.get('error'))} peer "
           f"{(peer or {}).get('value', (peer or {}).get('error'))} {case.unit}", flush=True)
+    # Written after every case: a long run that is interrupted keeps what it measured.
+    text = _write(args, rows, load_before)
+  print(text)
+  print(f"wrote {args.output}")
+
+
+def _write(args: argparse.Namespace, rows: list[dict[str, Any]], load_before: str) -> str:
   load = (load_before, " ".join(f"{x:.2f}" for x in os.getloadavg()))
   text = table(rows, load, args.threads)
-  print(text)
   report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "threads": args.threads, "repeats": args.repeats, "load_average": load,
             "versions": _versions(), "cases": rows, "table": text}
   pathlib.Path(args.output).write_text(json.dumps(report, indent=1))
-  print(f"wrote {args.output}")
+  return text
