@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from htr.models.bilstm import BiLSTM, from_flax_cells
+
 
 class ConvBlock(nn.Module):
   """Conv1D -> BatchNorm -> ReLU -> Dropout, with optional time subsampling.
@@ -54,6 +56,10 @@ class Model(nn.Module):
     lstm_units: hidden units per direction of each BiLSTM layer.
     lstm_dropout: dropout between recurrent layers and before the output.
     unroll: recurrence steps per loop iteration (fewer loop trips: faster on CPU).
+    recurrence: "fused" (htr/models/bilstm.py: both directions in one scan, input
+      projections hoisted; fast) or "flax" (nn.Bidirectional of nn.RNN scans: the
+      reference, and the layout of checkpoints written before the fused layer;
+      `convert_flax_params` turns those into fused ones).
   """
 
   num_classes: int
@@ -63,7 +69,8 @@ class Model(nn.Module):
   conv_dropout: float = 0.2
   lstm_units: Sequence[int] = (256, 256, 256)
   lstm_dropout: float = 0.3
-  unroll: int = 1
+  unroll: int = 8
+  recurrence: str = "fused"
 
   @property
   def time_stride(self) -> int:
@@ -88,8 +95,27 @@ class Model(nn.Module):
       x, mask = ConvBlock(features, kernel, stride, self.conv_dropout)(x, mask, train=train)
     lengths = self.output_lengths(lengths)
     for units in self.lstm_units:
-      x = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(units), unroll=self.unroll),
-                           nn.RNN(nn.OptimizedLSTMCell(units), unroll=self.unroll)
-                           )(x, seq_lengths=lengths)
+      if self.recurrence == "fused":
+        x = BiLSTM(units, unroll=self.unroll)(x, lengths)
+      elif self.recurrence == "flax":
+        x = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(units), unroll=self.unroll),
+                             nn.RNN(nn.OptimizedLSTMCell(units), unroll=self.unroll)
+                             )(x, seq_lengths=lengths)
+      else:
+        raise ValueError(f"recurrence must be 'fused' or 'flax', got {self.recurrence!r}")
       x = nn.Dropout(self.lstm_dropout, deterministic=not train)(x)
     return nn.Dense(self.num_classes)(x), lengths
+
+
+def convert_flax_params(params: dict) -> dict:
+  """Params of a `recurrence="flax"` Model -> the same model with `recurrence="fused"`.
+
+  The flax layout names the cells OptimizedLSTMCell_{2k} (forward) and _{2k+1}
+  (backward) for BiLSTM layer k; everything else is shared unchanged.
+  """
+  out = {k: v for k, v in params.items() if not k.startswith("OptimizedLSTMCell_")}
+  layers = sum(k.startswith("OptimizedLSTMCell_") for k in params) // 2
+  for k in range(layers):
+    out[f"BiLSTM_{k}"] = from_flax_cells(params[f"OptimizedLSTMCell_{2 * k}"],
+                                         params[f"OptimizedLSTMCell_{2 * k + 1}"])
+  return out

@@ -1,0 +1,310 @@
+"""The benchmark cases, each implemented for htr and for the peer on the same inputs.
+
+A case function takes the number of timed repeats and returns a dict with the
+figure (`value`, in the case's unit), the per-repeat seconds, and the seconds
+spent compiling (htr: jit lower + compile; the eager peer: 0) and in the first
+(warm-up) call, which are excluded from the medians.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench import inputs
+
+BATCH = 32
+LATENCY_LENGTHS = (400, 800, 1600)
+BEAM_WIDTH = 16
+BEAM_LINES = 4
+PREPROCESS_LINES = 48
+EPOCH_LINES = 256
+RESAMPLE_SPACING = 0.1
+FEATURES = ("dx", "dy", "dt", "pen_up")
+_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "online_ctc.py"
+
+
+# ---------------------------------------------------------------------------
+# Timing.
+# ---------------------------------------------------------------------------
+def timed(fn: Callable[[], Any], repeats: int, *, compile_s: float = 0.0) -> dict[str, Any]:
+  """Runs `fn` once to warm up, then `repeats` times; seconds of each."""
+  start = time.perf_counter()
+  fn()
+  warmup = time.perf_counter() - start
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return {"compile_s": compile_s, "warmup_s": warmup, "times_s": times,
+          "median_s": float(np.median(times))}
+
+
+def per_second(result: dict[str, Any], items: int) -> dict[str, Any]:
+  return {**result, "value": items / result["median_s"]}
+
+
+def milliseconds(result: dict[str, Any]) -> dict[str, Any]:
+  return {**result, "value": 1000 * result["median_s"]}
+
+
+# ---------------------------------------------------------------------------
+# htr side.
+# ---------------------------------------------------------------------------
+def htr_config(size: str = "base"):
+  """configs/online_ctc.py at `size`, with the peer's dropout for the seed architecture."""
+  spec = importlib.util.spec_from_file_location("online_ctc", _CONFIG)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(f"size={size}")
+  if size == "base":
+    config.model.conv_dropout = 0.3
+    config.model.lstm_dropout = 0.3
+  config.batch_size = BATCH
+  return config
+
+
+def _htr_task(size: str = "base"):
+  from htr import tasks
+  config = htr_config(size)
+  return config, tasks.get_task(config)
+
+
+def _htr_batch(task, config, lengths: np.ndarray, padded: int) -> dict[str, np.ndarray]:
+  labels, label_lengths = inputs.label_batch(lengths, task.alphabet.num_classes)
+  full = np.zeros((len(lengths), config.data.max_label_length), np.int32)
+  full[:, :labels.shape[1]] = labels
+  return {"inputs": inputs.feature_batch(lengths, padded), "input_lengths": lengths,
+          "labels": full, "label_lengths": label_lengths,
+          "mask": np.ones(len(lengths), np.float32)}
+
+
+def _htr_train_step(task, config):
+  import jax
+  import jax.numpy as jnp
+
+  from htr import train
+
+  tx = train.make_optimizer(config)
+  step = jax.jit(train.make_train_step(task, tx, jax.random.key(1)), donate_argnums=0)
+
+  def init(batch):
+    variables = task.init(jax.random.key(0), batch)
+    params = variables.pop("params")
+    return train.TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                            model_state=dict(variables), opt_state=tx.init(params))
+  return step, init
+
+
+def _padded(config, longest: int) -> int:
+  return next(s for s in config.data.buckets if s >= longest)
+
+
+def htr_train(repeats: int) -> dict[str, Any]:
+  import jax
+  config, task = _htr_task()
+  lengths = inputs.bucketed_batch_lengths(BATCH)
+  batch = _htr_batch(task, config, lengths, _padded(config, lengths.max()))
+  step, init = _htr_train_step(task, config)
+  state = init(batch)
+  start = time.perf_counter()
+  compiled = step.lower(state, batch).compile()
+  compile_s = time.perf_counter() - start
+  holder = [state]
+
+  def run():
+    holder[0], aux = compiled(holder[0], batch)
+    jax.block_until_ready(aux["loss"])
+  return per_second(timed(run, repeats, compile_s=compile_s), BATCH)
+
+
+def _htr_recogniser(size: str, batch_lengths: np.ndarray, padded: int):
+  """(compile seconds, recognise()) for jitted predict + labels to host lists."""
+  import jax
+  config, task = _htr_task(size)
+  batch = _htr_batch(task, config, batch_lengths, padded)
+  variables = task.init(jax.random.key(0), batch)
+  model_batch = {"inputs": batch["inputs"], "input_lengths": batch["input_lengths"]}
+  start = time.perf_counter()
+  predict = jax.jit(task.predict).lower(variables, model_batch).compile()
+  compile_s = time.perf_counter() - start
+
+  def recognise():
+    out = predict(variables, model_batch)
+    tokens, counts = np.asarray(out["tokens"]), np.asarray(out["token_lengths"])
+    return [t[:n].tolist() for t, n in zip(tokens, counts)]
+  return compile_s, recognise
+
+
+def htr_latency(repeats: int, frames: int, size: str = "base") -> dict[str, Any]:
+  compile_s, recognise = _htr_recogniser(size, np.array([frames], np.int32), frames)
+  return milliseconds(timed(recognise, repeats, compile_s=compile_s))
+
+
+def htr_infer(repeats: int) -> dict[str, Any]:
+  config = htr_config()
+  lengths = inputs.bucketed_batch_lengths(BATCH)
+  compile_s, recognise = _htr_recogniser("base", lengths, _padded(config, lengths.max()))
+  return per_second(timed(recognise, repeats, compile_s=compile_s), BATCH)
+
+
+def _htr_preprocess_fn():
+  from htr.ink import preprocess as pp
+
+  def process(ink):
+    ink = pp.resample(pp.normalize(pp.remove_duplicates(ink)), RESAMPLE_SPACING)
+    return pp.features(ink, FEATURES)
+  return process
+
+
+def htr_preprocess(repeats: int) -> dict[str, Any]:
+  inks = inputs.inks(PREPROCESS_LINES)
+  process = _htr_preprocess_fn()
+  result = per_second(timed(lambda: [process(i) for i in inks], repeats), len(inks))
+  result["points_out"] = int(sum(len(process(i)) for i in inks))
+  return result
+
+
+def htr_greedy(repeats: int) -> dict[str, Any]:
+  import jax
+
+  from htr.decode import ctc
+  lengths = inputs.bucketed_batch_lengths(BATCH)
+  logprobs = inputs.peaky_logprobs(BATCH, int(lengths.max()), 80)
+  start = time.perf_counter()
+  decode = jax.jit(ctc.greedy_decode).lower(logprobs, lengths).compile()
+  compile_s = time.perf_counter() - start
+
+  def run():
+    out = decode(logprobs, lengths)
+    tokens, counts = np.asarray(out.tokens), np.asarray(out.token_lengths)
+    return [t[:n].tolist() for t, n in zip(tokens, counts)]
+  return per_second(timed(run, repeats, compile_s=compile_s), BATCH)
+
+
+def htr_beam(repeats: int) -> dict[str, Any]:
+  from htr.decode import ctc
+  logprobs = inputs.peaky_logprobs(BEAM_LINES, inputs.TYPICAL_LENGTH, 80)
+  return per_second(timed(lambda: [ctc.prefix_beam_search(lp, beam_width=BEAM_WIDTH)
+                                   for lp in logprobs], repeats), BEAM_LINES)
+
+
+def htr_compiles(repeats: int) -> dict[str, Any]:
+  """Trains one epoch of EPOCH_LINES lines through htr's bucketing; counts compilations."""
+  del repeats  # One epoch is the measurement.
+  import grain
+  import jax
+
+  from htr.data.bucketing import BucketBatchDataset
+  config, task = _htr_task("tiny")
+  lengths = inputs.line_lengths(EPOCH_LINES, seed=1)
+  num_classes = task.alphabet.num_classes
+  examples = []
+  for i, n in enumerate(lengths):
+    labels, _ = inputs.label_batch(np.array([n]), num_classes, seed=i)
+    examples.append({"inputs": inputs.feature_batch(np.array([n]), int(n), seed=i)[0],
+                     "labels": labels[0]})
+  pad, sort_key = task.padding()
+  dataset = BucketBatchDataset(grain.MapDataset.source(examples), batch_size=BATCH, pad=pad,
+                               sort_key=sort_key, window_batches=config.data.window_batches)
+  step, init = _htr_train_step(task, config)
+  state = init(task.dummy_batch(BATCH))
+  shapes = set()
+  start = time.perf_counter()
+  for batch in dataset:
+    shapes.add(batch["inputs"].shape)
+    state, aux = step(state, batch)
+  jax.block_until_ready(aux["loss"])
+  seconds = time.perf_counter() - start
+  return {"value": step._cache_size(), "buckets_used": len(shapes), "steps": len(dataset),
+          "epoch_s": seconds, "times_s": [seconds], "median_s": seconds, "compile_s": None,
+          "warmup_s": None}
+
+
+# ---------------------------------------------------------------------------
+# Peer side.
+# ---------------------------------------------------------------------------
+def _peer_model():
+  import torch
+
+  from bench import peer_torch
+  from htr.data.alphabet import Alphabet
+  torch.manual_seed(0)
+  return peer_torch.SeedModel(Alphabet.named("iam_ondb").num_classes)
+
+
+def peer_train(repeats: int) -> dict[str, Any]:
+  import torch
+
+  from bench import peer_torch
+  model = _peer_model()
+  lengths = inputs.bucketed_batch_lengths(BATCH)
+  labels, label_lengths = inputs.label_batch(lengths, model.fc.out_features)
+  # The seed's collate pads to the longest line of the batch.
+  features, lengths_t, labels_t, label_lengths_t = peer_torch.tensors(
+      inputs.feature_batch(lengths, int(lengths.max())), lengths.astype(np.int64),
+      labels.astype(np.int64), label_lengths.astype(np.int64))
+  step = peer_torch.train_step_fn(model)
+  torch.set_grad_enabled(True)
+  return per_second(timed(lambda: step(features, lengths_t, labels_t, label_lengths_t),
+                          repeats), BATCH)
+
+
+def _peer_recogniser(lengths: np.ndarray):
+  from bench import peer_torch
+  model = _peer_model()
+  features, lengths_t = peer_torch.tensors(inputs.feature_batch(lengths, int(lengths.max())),
+                                           lengths.astype(np.int64))
+  recognise = peer_torch.recognise_fn(model)
+  return lambda: recognise(features, lengths_t)
+
+
+def peer_latency(repeats: int, frames: int, size: str = "base") -> dict[str, Any]:
+  del size  # The peer has one size: the seed's.
+  return milliseconds(timed(_peer_recogniser(np.array([frames], np.int32)), repeats))
+
+
+def peer_infer(repeats: int) -> dict[str, Any]:
+  return per_second(timed(_peer_recogniser(inputs.bucketed_batch_lengths(BATCH)), repeats),
+                    BATCH)
+
+
+def peer_preprocess(repeats: int) -> dict[str, Any]:
+  from bench import peer_seed
+  inks = inputs.inks(PREPROCESS_LINES)
+  strokes = [peer_seed.to_seed_strokes(i.points, i.stroke_lengths) for i in inks]
+  # Same output density as htr's (not timed): the seed normalises the bounding box to
+  # 60 units, htr the core zone to 1, so the seed's density is matched to htr's points.
+  seed = peer_seed.SeedPreprocessor(target_height=60.0, resample_density=1.0)
+  process = _htr_preprocess_fn()
+  htr_points = sum(len(process(i)) for i in inks)
+  arc = sum(len(seed.process(s)) for s in strokes)
+  seed.resample_density = htr_points / arc
+  result = per_second(timed(lambda: [seed.process(s) for s in strokes], repeats), len(inks))
+  result["points_out"] = int(sum(len(seed.process(s)) for s in strokes))
+  result["resample_density"] = seed.resample_density
+  return result
+
+
+def peer_greedy(repeats: int) -> dict[str, Any]:
+  from bench import peer_torch
+  lengths = inputs.bucketed_batch_lengths(BATCH)
+  logprobs = inputs.peaky_logprobs(BATCH, int(lengths.max()), 80)
+
+  def run():
+    pred = logprobs.argmax(2)
+    return [peer_torch.collapse(p[:n]) for p, n in zip(pred, lengths.tolist())]
+  return per_second(timed(run, repeats), BATCH)
+
+
+def peer_beam(repeats: int) -> dict[str, Any]:
+  from bench import peer_seed
+  logprobs = inputs.peaky_logprobs(BEAM_LINES, inputs.TYPICAL_LENGTH, 80)
+  return per_second(timed(lambda: [peer_seed.prefix_beam_search(lp, BEAM_WIDTH)
+                                   for lp in logprobs], repeats), BEAM_LINES)

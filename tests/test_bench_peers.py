@@ -1,0 +1,49 @@
+"""The benchmark's peers compute what they claim: the same decoding, the seed's shapes."""
+
+import numpy as np
+import pytest
+
+from bench import inputs, peer_seed
+from htr.decode import ctc
+from htr.ink.ink import Ink
+
+
+def test_textbook_beam_search_agrees_with_htr():
+  logprobs = inputs.peaky_logprobs(3, 60, 6, seed=4)
+  for lp in logprobs:
+    ours = ctc.prefix_beam_search(lp, beam_width=8)[0][0]
+    assert peer_seed.prefix_beam_search(lp, beam_width=8) == ours
+
+
+def test_seed_preprocessor_resamples_each_stroke_and_marks_starts():
+  ink = Ink(np.array([[0, 0, 0], [0, 10, 1], [5, 0, 2], [5, 0, 2.5], [15, 0, 3]], np.float32),
+            [2, 3])
+  strokes = peer_seed.to_seed_strokes(ink.points, ink.stroke_lengths)
+  out = peer_seed.SeedPreprocessor(target_height=10.0, resample_density=1.0).process(strokes)
+  # Stroke 1: 10 units long -> 10 points; stroke 2: 10 units (one repeated point) -> 10.
+  assert out.shape == (20, 4)
+  np.testing.assert_array_equal(np.flatnonzero(out[:, 3]), [0, 10])
+  np.testing.assert_allclose(out[1:10, 1].sum(), 10.0, rtol=1e-6)
+
+
+def test_peaky_logprobs_are_normalised_and_mostly_blank():
+  lp = inputs.peaky_logprobs(2, 200, 10)
+  np.testing.assert_allclose(np.exp(lp).sum(-1), 1.0, rtol=1e-5)
+  assert 0.5 < (lp.argmax(-1) == 0).mean() < 0.95
+
+
+def test_torch_peer_has_the_seed_architecture():
+  torch = pytest.importorskip("torch")
+  from bench import peer_torch
+  model = peer_torch.SeedModel(80)
+  convs = [m for m in model.conv if isinstance(m, torch.nn.Conv1d)]
+  assert [(c.in_channels, c.out_channels, c.kernel_size[0]) for c in convs] == [
+      (4, 64, 5), (64, 128, 5), (128, 256, 3)]
+  assert (model.lstm.num_layers, model.lstm.hidden_size, model.lstm.bidirectional) == (
+      3, 256, True)
+  x = torch.randn(2, 30, 4)
+  lengths = torch.tensor([30, 17])
+  assert model(x, lengths).shape == (2, 30, 80)
+  labels = torch.tensor([[1, 2, 3], [4, 5, 0]])
+  loss = peer_torch.train_step_fn(model)(x, lengths, labels, torch.tensor([3, 2]))
+  assert np.isfinite(loss)

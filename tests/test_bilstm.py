@@ -1,0 +1,86 @@
+"""The fused BiLSTM computes what Flax's nn.Bidirectional(nn.RNN) does, with the same params."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from htr.models.bilstm import BiLSTM, from_flax_cells, reverse_within_lengths
+from htr.models.lstm_ctc import Model, convert_flax_params
+
+
+class _FlaxBiLSTM(nn.Module):
+  """The straightforward version: two scans over OptimizedLSTMCells."""
+
+  units: int
+
+  @nn.compact
+  def __call__(self, x, lengths):
+    return nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(self.units)),
+                            nn.RNN(nn.OptimizedLSTMCell(self.units)))(x, seq_lengths=lengths)
+
+
+def _valid(out, lengths):
+  return [np.asarray(o[:n]) for o, n in zip(out, lengths)]
+
+
+def test_reverse_within_lengths():
+  x = jnp.arange(10).reshape(2, 5)
+  out = reverse_within_lengths(x, jnp.array([3, 5]))
+  np.testing.assert_array_equal(out, [[2, 1, 0, 3, 4], [9, 8, 7, 6, 5]])
+
+
+def test_layer_equals_flax_bidirectional_on_variable_lengths():
+  x = jax.random.normal(jax.random.key(0), (4, 23, 7))
+  lengths = jnp.array([23, 11, 1, 5])
+  ref = _FlaxBiLSTM(9)
+  params = ref.init(jax.random.key(1), x, lengths)["params"]
+  expected = ref.apply({"params": params}, x, lengths)
+  # Cells are created in the parent's scope: forward first, then backward.
+  fused = from_flax_cells(params["OptimizedLSTMCell_0"], params["OptimizedLSTMCell_1"])
+  got = BiLSTM(9, unroll=3).apply({"params": fused}, x, lengths)
+  for e, g in zip(_valid(expected, lengths), _valid(got, lengths)):
+    np.testing.assert_allclose(g, e, atol=1e-5, rtol=1e-5)
+  # Past each length the fused layer outputs zeros.
+  assert float(jnp.abs(got[1, 11:]).max()) == 0.0
+
+
+def test_backward_starts_at_each_true_end():
+  """Garbage after a sequence's end changes neither direction's real frames."""
+  layer = BiLSTM(5)
+  x = jax.random.normal(jax.random.key(0), (1, 8, 3))
+  params = layer.init(jax.random.key(1), x, jnp.array([8]))
+  short = layer.apply(params, x, jnp.array([8]))
+  padded = jnp.concatenate([x, 50 * jnp.ones((1, 9, 3))], axis=1)
+  long = layer.apply(params, padded, jnp.array([8]))
+  np.testing.assert_allclose(long[0, :8], short[0], atol=1e-6)
+
+
+def test_model_and_gradients_equal_flax_recurrence():
+  kwargs = dict(num_classes=11, conv_features=(8, 8), conv_kernels=(3, 3), conv_strides=(1, 2),
+                lstm_units=(6, 5), conv_dropout=0.0, lstm_dropout=0.0)
+  ref, fast = Model(recurrence="flax", **kwargs), Model(**kwargs)
+  x = jax.random.normal(jax.random.key(1), (3, 37, 4))
+  lengths = jnp.array([37, 20, 2])
+  variables = ref.init(jax.random.key(0), x, lengths)
+  converted = {**variables, "params": convert_flax_params(variables["params"])}
+  # The converted tree has exactly the fused model's own structure and shapes.
+  own = fast.init(jax.random.key(0), x, lengths)["params"]
+  assert (jax.tree.map(jnp.shape, own)
+          == jax.tree.map(jnp.shape, converted["params"]))
+
+  def loss(model, params):
+    logits, out_lengths = model.apply({**variables, "params": params}, x, lengths)
+    valid = jnp.arange(logits.shape[1])[None, :, None] < out_lengths[:, None, None]
+    return jnp.sum(jnp.where(valid, jnp.sin(logits), 0.0)), (logits, out_lengths)
+
+  (ref_loss, (ref_logits, ref_lengths)), ref_grads = jax.value_and_grad(
+      lambda p: loss(ref, p), has_aux=True)(variables["params"])
+  (fast_loss, (fast_logits, _)), fast_grads = jax.value_and_grad(
+      lambda p: loss(fast, p), has_aux=True)(converted["params"])
+  for e, g in zip(_valid(ref_logits, ref_lengths), _valid(fast_logits, ref_lengths)):
+    np.testing.assert_allclose(g, e, atol=1e-5, rtol=1e-5)
+  np.testing.assert_allclose(fast_loss, ref_loss, rtol=1e-5)
+  expected = convert_flax_params(ref_grads)
+  for e, g in zip(jax.tree.leaves(expected), jax.tree.leaves(fast_grads)):
+    np.testing.assert_allclose(g, e, atol=1e-5, rtol=1e-4)
