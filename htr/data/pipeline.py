@@ -55,7 +55,7 @@ def _safe(op: Callable, skip_bad: bool):
 
 def make_dataset(source, data: ml_collections.ConfigDict, *, pad: dict[str, PadSpec],
                  sort_key: str | None, split: str, batch_size: int, train: bool,
-                 seed: int) -> grain.MapDataset:
+                 seed: int, fields: dict | None = None) -> grain.MapDataset:
   """Batches of one split for this process.
 
   Args:
@@ -68,6 +68,7 @@ def make_dataset(source, data: ml_collections.ConfigDict, *, pad: dict[str, PadS
     batch_size: the GLOBAL batch size; each process builds its share.
     train: shuffle, repeat forever and augment; otherwise one ordered pass.
     seed: data seed: same seed, same batches.
+    fields: extra `{name}` fields for the op specs (`Task.data_fields`).
   """
   per_process, rest = divmod(batch_size, jax.process_count())
   if rest:
@@ -79,7 +80,7 @@ def make_dataset(source, data: ml_collections.ConfigDict, *, pad: dict[str, PadS
     ds = ds.seed(seed).shuffle().repeat(None)
   # Specs may name other data fields, e.g. "features(names={features})", so
   # overriding `data.features` on the command line changes every place at once.
-  spec = (data.pp_train if train else data.pp_eval).format(**data)
+  spec = (data.pp_train if train else data.pp_eval).format(**data, **(fields or {}))
   ds = ds.random_map(_safe(registry.build(spec), data.skip_bad), seed=seed)
   if not train and not len(ds):
     raise ValueError(f"split {split} is empty on process {jax.process_index()}")
