@@ -71,3 +71,22 @@ def test_eval_keeps_remainder_as_masked_rows():
 def test_collate_of_only_skipped_examples_is_an_error():
   with pytest.raises(InputError, match="whole batch"):
     collate([None, None], PAD, 2)
+
+
+def _images(widths, height=4):
+  return [{"id": f"w{i}", "image": np.full((height, w, 1), i + 1, np.float32),
+           "image_width": np.int32(w)} for i, w in enumerate(widths)]
+
+
+def test_images_are_padded_along_the_width_axis():
+  pad = {"image": PadSpec((8, 16, 32), 0.0, "image_width", axis=1)}
+  source = grain.MapDataset.source(_images([5, 30, 8, 12, 3, 16]))
+  ds = BucketBatchDataset(source, batch_size=2, pad=pad, sort_key="image", window_batches=3)
+  batches = list(ds)
+  assert {b["image"].shape for b in batches} == {(2, 4, 8, 1), (2, 4, 16, 1), (2, 4, 32, 1)}
+  for batch in batches:  # Sorted by width: (3, 5), (8, 12), (16, 30).
+    for row, w in zip(batch["image"], batch["image_width"]):
+      assert (row[:, :w] != 0).all() and (row[:, w:] == 0).all()
+  too_wide = grain.MapDataset.source(_images([3, 40]))
+  with pytest.raises(InputError, match="w1: image has length 40 along axis 1"):
+    list(BucketBatchDataset(too_wide, batch_size=2, pad=pad, sort_key="image"))

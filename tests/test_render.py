@@ -52,3 +52,43 @@ def test_errors():
     render(Ink.from_strokes([]), size=28)
   with pytest.raises(ValueError):
     render(_square(), size=28, height=28)
+
+
+def _formula() -> Ink:
+  """A wide two-stroke ink with a sharp corner (a '<') and a long line."""
+  return Ink.from_strokes([np.array([[10, 0], [0, 5], [10, 10]], float),
+                           np.array([[15, 5], [95, 5]], float)])
+
+
+def test_per_stroke_pen_widths():
+  # The margin is the padding plus half the widest pen: equal margins, equal placement.
+  thin = render(_formula(), height=32, pen_width=1.0, padding=3.0)
+  thick = render(_formula(), height=32, pen_width=3.0, padding=2.0)
+  mixed = render(_formula(), height=32, pen_width=np.array([1.0, 3.0]), padding=2.0)
+  assert thin.shape == mixed.shape == thick.shape
+  left = slice(0, 20)  # Only the '<', drawn with the thin pen.
+  np.testing.assert_array_equal(mixed[:, left], thin[:, left])
+  assert thin.sum() < mixed.sum() < thick.sum()
+
+
+def test_sharp_corners_are_round():
+  image = render(Ink.from_strokes([np.array([[0, 0], [20, 10], [0, 20]], float)]),
+                 scale=2.0, pen_width=6.0, padding=0.0)
+  # The corner at (20, 10) is covered out to the pen radius beyond the vertex.
+  assert image[:, -2:].max() > 128
+
+
+def test_max_width_shrinks_wide_inks():
+  free = render(_formula(), height=32, pen_width=2.0)
+  capped = render(_formula(), height=32, pen_width=2.0, max_width=64)
+  assert free.shape[1] > 64 and capped.shape == (32, 64)
+  assert render(_formula(), height=32, pen_width=2.0, max_width=1000).shape == free.shape
+
+
+def test_dense_digitiser_points_render_like_sparse_ones():
+  t = np.linspace(0, np.pi, 2000)[:, None]
+  dense = Ink.from_strokes([np.concatenate([10 * np.cos(t), 10 * np.sin(t)], 1)])
+  sparse = Ink.from_strokes([np.concatenate([10 * np.cos(t[::50]), 10 * np.sin(t[::50])], 1)])
+  a = render(dense, scale=3.0, pen_width=2.0).astype(float)
+  b = render(sparse, scale=3.0, pen_width=2.0).astype(float)
+  assert a.shape == b.shape and np.abs(a - b).mean() < 4

@@ -29,14 +29,17 @@ class PadSpec:
   """How one key of an example is padded in a batch.
 
   Attributes:
-    sizes: allowed padded sizes of axis 0, ascending; the smallest that fits wins.
+    sizes: allowed padded sizes of `axis`, ascending; the smallest that fits wins.
     value: the padding value.
     length_key: if set, the unpadded lengths are stored under this key.
+    axis: the example's axis that is padded: 0 for sequences, 1 for the width of
+      `[H, W, C]` images.
   """
 
   sizes: tuple[int, ...]
   value: float = 0
   length_key: str | None = None
+  axis: int = 0
 
 
 class BucketBatchDataset(grain.MapDataset):
@@ -101,15 +104,16 @@ class BucketBatchDataset(grain.MapDataset):
   def _length(self, example) -> int:
     if example is None or self._sort_key is None:
       return 0
-    return len(example[self._sort_key])
+    spec = self._pad.get(self._sort_key)
+    return np.shape(example[self._sort_key])[spec.axis if spec else 0]
 
   def _check_length(self, example):
     if example is None:
       return None
     for key, spec in self._pad.items():
-      if len(example[key]) > spec.sizes[-1]:
-        reason = (f"{key} has length {len(example[key])}, more than the largest bucket "
-                  f"{spec.sizes[-1]}; add a larger bucket or shorten the input")
+      if (length := np.shape(example[key])[spec.axis]) > spec.sizes[-1]:
+        reason = (f"{key} has length {length} along axis {spec.axis}, more than the "
+                  f"largest bucket {spec.sizes[-1]}; add a larger bucket or shorten the input")
         if not self._skip_too_long:
           raise InputError(reason, sample_id=example.get("id"))
         logging.warning("skipping sample %s: %s", example.get("id"), reason)
@@ -121,8 +125,9 @@ def collate(examples: Sequence[Any], pad: dict[str, PadSpec], batch_size: int
             ) -> dict[str, np.ndarray]:
   """Examples (None = skipped) -> a batch of `batch_size` rows with a `mask`.
 
-  Keys in `pad` are padded along axis 0 to their smallest fitting size; other
-  arrays are stacked; strings become object arrays (they stay on the host).
+  Keys in `pad` are padded along their axis to the smallest fitting size (the other
+  axes must agree); other arrays are stacked; strings become object arrays (they stay
+  on the host).
   """
   real = [e for e in examples if e is not None]
   if not real:
@@ -133,15 +138,16 @@ def collate(examples: Sequence[Any], pad: dict[str, PadSpec], batch_size: int
     filled = [r[key] if r is not None else None for r in rows]
     if key in pad:
       spec = pad[key]
-      longest = max(len(v) for v in filled if v is not None)
+      longest = max(np.shape(v)[spec.axis] for v in filled if v is not None)
       size = next(s for s in spec.sizes if s >= longest)
-      arr = np.full((len(rows), size) + np.shape(value)[1:], spec.value,
-                    np.asarray(value).dtype)
+      shape = list(np.shape(value))
+      shape[spec.axis] = size
+      arr = np.full([len(rows)] + shape, spec.value, np.asarray(value).dtype)
       lengths = np.zeros(len(rows), np.int32)
       for i, v in enumerate(filled):
         if v is not None:
-          arr[i, :len(v)] = v
-          lengths[i] = len(v)
+          lengths[i] = np.shape(v)[spec.axis]
+          arr[(i,) + (slice(None),) * spec.axis + (slice(0, lengths[i]),)] = v
       batch[key] = arr
       if spec.length_key:
         batch[spec.length_key] = lengths

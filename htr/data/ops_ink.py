@@ -1,4 +1,4 @@
-"""Ops on pen ink: decode the TFDS record, normalise, augment, featurise."""
+"""Ops on pen ink: decode the TFDS record, normalise, augment, featurise, render."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from htr.data.registry import Example, register
 from htr.errors import InputError
-from htr.ink import augment, preprocess
+from htr.ink import augment, preprocess, render
 from htr.ink.ink import validate
 from htr.ink.records import as_text, record_to_ink
 
@@ -75,3 +75,36 @@ def get_jitter(p: float = 1.0, sigma: float = 0.01):
 @register("time_stretch", random=True)
 def get_time_stretch(p: float = 1.0, low: float = 0.8, high: float = 1.25):
   return _maybe(p, lambda ink, rng: augment.time_stretch(ink, rng, low=low, high=high))
+
+
+@register("render_ink", random=True)
+def get_render_ink(height: int = 64, pen_width: float | tuple[float, float] = 2.0,
+                   stroke_jitter: float = 0.0, max_width: int | None = None,
+                   padding: float = 2.0, supersample: int = 4):
+  """`ink` -> float32 `image` [height, W, 1] (ink 1.0 on 0.0) and int32 `image_width` W.
+
+  The width follows the ink's aspect ratio (pad it to width buckets in the batch).
+  Pen-width variation, an augmentation: `pen_width=(lo, hi)` draws each image's pen
+  log-uniformly in [lo, hi] pixels, and `stroke_jitter` > 0 varies it per stroke
+  (log-normal with that std). With a fixed width and no jitter the op is deterministic.
+
+  Args:
+    height: image height in pixels.
+    pen_width: stroke diameter in pixels, or a (lo, hi) range to draw it from.
+    stroke_jitter: std of each stroke's log pen width around the image's.
+    max_width: inks wider than this at `height` are shrunk to fit it.
+    padding: free pixels around the ink.
+    supersample: anti-aliasing sub-pixels per pixel side.
+  """
+  lo, hi = (pen_width, pen_width) if np.isscalar(pen_width) else pen_width
+
+  def op(example: Example, rng: np.random.Generator) -> Example:
+    ink = example["ink"]
+    width = np.exp(rng.uniform(np.log(lo), np.log(hi))) if hi > lo else lo
+    if stroke_jitter > 0:
+      width = width * np.exp(rng.normal(0.0, stroke_jitter, ink.num_strokes))
+    image = render.render(ink, height=height, pen_width=width, padding=padding,
+                          max_width=max_width, supersample=supersample)
+    return {**example, "image": (image.astype(np.float32) / 255.0)[..., None],
+            "image_width": np.int32(image.shape[1])}
+  return op
