@@ -128,3 +128,15 @@ def test_limits(tmp_path):
   with pytest.raises(InputError, match="larger than the limit"):
     inkml.read_inkml(path, max_bytes=len(data) - 1)
   assert inkml.read_inkml(path, max_bytes=len(data)).ink.num_points == 50
+
+
+def test_undeclared_latin1_bytes_are_read_as_latin1():
+  # MfrDB0104.inkml of CROHME 2014: a raw 0xB7 (Latin-1 middle dot) in MathML, no declaration.
+  data = (b'<ink xmlns="http://www.w3.org/2003/InkML"><annotation type="truth">$a \\cdot b$'
+          b'</annotation><annotationXML><mo>\xb7</mo></annotationXML>'
+          b'<trace>1 2, 3 4</trace></ink>')
+  doc = inkml.read_inkml(data, name="MfrDB0104.inkml")
+  assert doc.annotations["truth"] == "$a \\cdot b$" and doc.ink.num_points == 2
+  declared = b'<?xml version="1.0" encoding="UTF-8"?>' + data
+  with pytest.raises(InputError, match="x.inkml: malformed XML"):
+    inkml.read_inkml(declared, name="x.inkml")

@@ -28,6 +28,7 @@ EQUIVALENT = (
     (r"$\lim_{x \to +\infty}f(x) = l$", r"\lim_{x\rightarrow+\infty}f(x)=l"),
     (r"$M\ltN$", r"M<N"),
     (r"x^{2}_{i}", r"x_{i}^{2}"),
+    (r"{ \left ( t \right ) } ^ { \mbox { l } }", r"(t)^{l}"),  # Same ink.
     (r"\dfrac ab", r"\frac{a}{b}"),
     (r"\begin{pmatrix} a & b \end{pmatrix}", r"(\begin{matrix}a&b\end{matrix})"),
     (r"\left. \frac{d}{dx} \right|_{0}", r"\frac{d}{dx}|_{0}"),
@@ -37,7 +38,7 @@ EQUIVALENT = (
 # Different meanings must stay different.
 DIFFERENT = (
     (r"x^{23}", r"x^{2}3"),
-    (r"{ab}^{2}", r"ab^{2}"),
+    (r"{x^{2}}^{3}", r"x^{2}3"),
     (r"\sqrt[3]{x}", r"\sqrt{3x}"),
     (r"x_{i}^{2}", r"x_{i^{2}}"),
     (r"\frac{a}{b}c", r"\frac{a}{bc}"),

@@ -7,7 +7,8 @@ Tokens follow MathWriting's metric: a command (`\\frac`), an escaped character
 equal, so CROHME's spaced `$x ^ 2$` and MathWriting's `x^{2}` both become
 `x ^ { 2 }`. It parses the tokens into atoms (a token, a `{group}`, a command and
 its arguments, a base with scripts) and writes them back canonically: every
-argument and script braced, groups that are no argument unwrapped, `_` before `^`,
+argument and script braced, groups that are no argument unwrapped (a script on a
+group goes to its last atom: `{(t)}^{l}` is `(t)^{l}` on paper), `_` before `^`,
 synonyms unified (`\\to` -> `\\rightarrow`), and what handwriting cannot show
 dropped (`\\left`, `\\right`, `\\limits`, spacing, `\\mbox` and `\\mathrm` wrappers).
 A label it cannot parse (unbalanced braces: a model's bad guess) still gets the
@@ -216,9 +217,11 @@ def _write(nodes: list[_Node], out: list[str]) -> None:
     content = _unwrap(node.args[0])
     if node.sub is None and node.sup is None:
       _write(content, out)
-    elif len(content) == 1 and content[0].sub is None and content[0].sup is None:
-      _write_node(dataclasses.replace(content[0], sub=node.sub, sup=node.sup), out)
-    else:  # {ab}^{2}: the braces say what the script belongs to.
+    elif content and content[-1].sub is None and content[-1].sup is None:
+      # {ab}^{2} looks like ab^{2} on paper: the script goes to the last atom.
+      _write(content[:-1] + [dataclasses.replace(content[-1], sub=node.sub, sup=node.sup)],
+             out)
+    else:  # {x^{2}}^{3}, {}^{14}: the braces say what the script belongs to.
       _write_node(dataclasses.replace(node, args=[content]), out)
 
 

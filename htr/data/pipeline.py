@@ -107,11 +107,14 @@ def host_batch(batch: dict[str, np.ndarray], pad: dict[str, PadSpec]) -> dict[st
     return batch
   from jax.experimental import multihost_utils
   keys = sorted(pad)
-  sizes = multihost_utils.process_allgather(np.array([batch[k].shape[1] for k in keys]))
-  for key, size in zip(keys, np.max(sizes.reshape(-1, len(keys)), axis=0)):
-    extra = int(size) - batch[key].shape[1]
+  axes = [pad[k].axis + 1 for k in keys]  # The padded axis, after the batch axis.
+  sizes = multihost_utils.process_allgather(
+      np.array([batch[k].shape[a] for k, a in zip(keys, axes)]))
+  for key, axis, size in zip(keys, axes, np.max(sizes.reshape(-1, len(keys)), axis=0)):
+    extra = int(size) - batch[key].shape[axis]
     if extra:
-      widths = [(0, 0), (0, extra)] + [(0, 0)] * (batch[key].ndim - 2)
+      widths = [(0, 0)] * batch[key].ndim
+      widths[axis] = (0, extra)
       batch[key] = np.pad(batch[key], widths, constant_values=pad[key].value)
   return batch
 

@@ -62,7 +62,7 @@ _DOT_SIZE = 0.25  # x-heights: strokes smaller than this are dots (a short dab).
 
 
 @dataclasses.dataclass(frozen=True)
-class _Glyph:
+class Glyph:
   """One character of a stroke font, ready to lay out (units: x-heights).
 
   Attributes:
@@ -106,7 +106,7 @@ def _drop_doubles(strokes: list[np.ndarray]) -> list[np.ndarray]:
 
 
 @functools.cache
-def _font(name: str) -> dict[str, _Glyph]:
+def _font(name: str) -> dict[str, Glyph]:
   """All glyphs of a Hershey font, in x-height units (characters without strokes omitted)."""
   hershey = HersheyFonts()
   hershey.load_default_font(name)
@@ -132,7 +132,7 @@ def _font(name: str) -> dict[str, _Glyph]:
     elif len(strokes) > 1 and _DELAYABLE.get(char) == "last":
       delayed[-1] = True
     width = glyph.char_width / x_height
-    glyphs[char] = _Glyph(
+    glyphs[char] = Glyph(
         points=np.concatenate(strokes),
         stroke_lengths=np.array([len(s) for s in strokes]),
         delayed=delayed,
@@ -143,8 +143,8 @@ def _font(name: str) -> dict[str, _Glyph]:
 
 
 @functools.cache
-def _glyph(font: str, char: str) -> _Glyph:
-  """`char` in `font`, or in the first fallback font that has it."""
+def glyph(font: str, char: str) -> Glyph:
+  """`char` in `font`, or in the first fallback font that has it (x-height units)."""
   for name in (font,) + _FALLBACKS.get(font, ()):
     if char in _font(name):
       return _font(name)[char]
@@ -154,7 +154,7 @@ def _glyph(font: str, char: str) -> _Glyph:
 def can_draw(font: str, char: str) -> bool:
   """Whether `write_line` can draw `char` for a writer of `font` (fallbacks included)."""
   try:
-    _glyph(font, char)
+    glyph(font, char)
   except InputError:
     return False
   return True
@@ -501,7 +501,7 @@ def _layout(text: str, style: WriterStyle, rng: np.random.Generator
   Returns:
     Points `[N, 2]`, stroke lengths `[S]` and whether each stroke starts a word `[S]`.
   """
-  glyphs = [_glyph(style.font_for(c), c) if c != " " else None for c in text]
+  glyphs = [glyph(style.font_for(c), c) if c != " " else None for c in text]
   space = np.array([g is None for g in glyphs])
   word = np.cumsum(space)  # Word index of every glyph (spaces count with the next word).
   kept = np.flatnonzero(~space)
@@ -613,7 +613,20 @@ def write_line(text: str, style: WriterStyle, rng: np.random.Generator) -> Ink:
   """
   if not text.strip():
     raise InputError(f"nothing to write in {text!r}")
-  xy, lengths, new_word = _layout(text, style, rng)
+  return write_strokes(*_layout(text, style, rng), style, rng)
+
+
+def write_strokes(xy: np.ndarray, lengths: np.ndarray, new_word: np.ndarray,
+                  style: WriterStyle, rng: np.random.Generator) -> Ink:
+  """Ink of laid-out pen strokes, as `style` writes them: rounded, bent, timed, sampled.
+
+  Args:
+    xy: float `[N, 2]` stroke points in x-heights, y down from the baseline.
+    lengths: int `[S]` points per pen stroke.
+    new_word: bool `[S]`: the stroke starts a word (a longer pause before it).
+    style: the writer.
+    rng: draws everything that varies between lines.
+  """
   xy, lengths = _resample(xy, lengths)
   bounds = _bounds(lengths)
   xy = _smooth(xy, bounds, style.roundness)

@@ -52,6 +52,18 @@ def read_source(source: Source, *, name: str | None = None,
   return data, name
 
 
+def _undeclared_latin1_as_utf8(data: bytes) -> bytes:
+  """Undeclared XML must be UTF-8, but some CROHME files (MfrDB) hold Latin-1 bytes
+  (a `\xb7` middle dot) and no declaration: those are re-encoded, others kept."""
+  if data.lstrip().startswith(b"<?xml") and b"encoding" in data[:200]:
+    return data
+  try:
+    data.decode("utf-8")
+  except UnicodeDecodeError:
+    return data.decode("latin-1").encode("utf-8")
+  return data
+
+
 def parse_xml(data: bytes, *, path: str | None, target=None):
   """Parses with defusedxml: entity bombs and external references become InputError.
 
@@ -65,7 +77,7 @@ def parse_xml(data: bytes, *, path: str | None, target=None):
   """
   parser = defusedxml.ElementTree.DefusedXMLParser(target=target)
   try:
-    parser.feed(data)
+    parser.feed(_undeclared_latin1_as_utf8(data))
     return parser.close()
   except ElementTree.ParseError as e:
     raise InputError(f"malformed XML: {e}", path=path) from None
