@@ -7,7 +7,7 @@ Train on the offline default (synthetic math ink, generated on first use):
 
 Evaluate that model on CROHME 2013 (the InkML archives in ~/crohme, see datasets/crohme):
   python -m htr.main --config=configs/math_swin.py:data=crohme --workdir=/tmp/htr/math \
-      --config.data.manual_dir=~/crohme --mode=eval --split=test_2013
+      --config.data.manual_dir=~/crohme --mode=eval --split=validation
 
 Train on MathWriting (mathwriting-2024.tgz or its folder in ~/mathwriting), the seed's
 model size, two-way tensor parallelism and bf16 on an accelerator:
@@ -50,7 +50,9 @@ DATASETS = {
     # TFDS name, train split, eval split, test split.
     "synthetic": ("synthetic_math/small", "train", "validation", "test"),
     "mathwriting": ("mathwriting", "train", "valid", "test"),
-    "crohme": ("crohme", "train_2014", "test_2013", "test_2013"),
+    # CROHME 2014 training set; the 2013 test set validates (2014's own test set, if
+    # present, is "test").
+    "crohme": ("crohme", "train", "validation", "test"),
 }
 
 # Megatron-style tensor parallelism over the "model" mesh axis: attention heads and MLP
@@ -113,6 +115,7 @@ def get_config(arg=None):
   data.prefetch = 8                   # Batches prefetched per process.
 
   config.model = ml_collections.ConfigDict()
+  config.model.name = "transformer_decoder"  # htr/models/transformer_decoder.Model.
   config.model.encoder = dict(name="swin.Swin", **size["encoder"])  # htr/models/swin.py.
   config.model.encoder["dropout"] = 0.1  # Encoder residual-branch dropout.
   config.model.decoder = dict(size["decoder"])  # htr/models/transformer_decoder.Decoder.

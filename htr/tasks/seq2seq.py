@@ -11,6 +11,7 @@ model is always decoded with the ids it was trained on.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -25,7 +26,6 @@ from htr.data import latex
 from htr.data.bucketing import PadSpec
 from htr.decode import seq2seq as search
 from htr.ink.records import as_text
-from htr.models.transformer_decoder import Model
 from htr.tasks import base
 from htr.tasks.classify import cross_entropy
 
@@ -46,7 +46,9 @@ def vocabulary_from_training_labels(config: ml_collections.ConfigDict) -> latex.
 class Task(base.Task):
   """Sequence-to-sequence recognition scored on normalised LaTeX.
 
-  Config fields used: `model` (Model attributes), `data.image_height`,
+  The model (`config.model.name` under htr/models) has `__call__` (teacher forcing),
+  `encode`, `init_cache` and `decode_step`, as htr/models/transformer_decoder.Model.
+  Config fields used: `model`, `data.image_height`,
   `data.width_buckets`, `data.max_tokens`, `data.label_key`, `vocab_min_count`,
   `label_smoothing`, `decode` (beam_width, length_alpha).
   """
@@ -59,7 +61,9 @@ class Task(base.Task):
       self.vocab = latex.Vocabulary(metadata["vocab"])
     else:
       self.vocab = vocabulary_from_training_labels(config)
-    self.model = Model(vocab_size=len(self.vocab), **config.model.to_dict())
+    model_cfg = config.model.to_dict()
+    module = importlib.import_module(f"htr.models.{model_cfg.pop('name')}")
+    self.model = module.Model(vocab_size=len(self.vocab), **model_cfg)
 
   # -- input --------------------------------------------------------------
   def padding(self):
@@ -100,14 +104,14 @@ class Task(base.Task):
     """Greedy (beam_width 1) or beam search, inside jit, over the decoder's KV cache."""
     model, cfg = self.model, self.config.decode
     memory, memory_mask = model.apply(variables, batch["image"], batch["image_width"],
-                                      method=Model.encode)
+                                      method="encode")
     length = self.config.data.max_tokens
-    cache = model.apply(variables, memory, memory_mask, length, method=Model.init_cache)
+    cache = model.apply(variables, memory, memory_mask, length, method="init_cache")
     never = jnp.zeros((len(self.vocab),), bool).at[jnp.array([latex.PAD, latex.BOS])].set(True)
 
     def step(tokens, position, cache):
       logits, cache = model.apply(variables, tokens, position, cache,
-                                  method=Model.decode_step)
+                                  method="decode_step")
       return jnp.where(never, -jnp.inf, logits), cache
 
     kwargs = dict(batch=batch["image"].shape[0], bos=latex.BOS, eos=latex.EOS,
