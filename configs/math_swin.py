@@ -30,16 +30,15 @@ from ml_collections import config_dict
 from htr import config_lib
 
 # Model sizes. `base` is the seed's: a Swin-T encoder (embed 96, depths 2/2/6/2, heads
-# 3/6/12/24) and an 8-layer decoder with 8 heads; `small` trains on a CPU in half an
-# hour; `tiny` is for tests.
+# 3/6/12/24) and an 8-layer decoder with 8 heads; `small` (8x8 patches, two stages)
+# trains on a shared CPU in half an hour; `tiny` is for tests.
 SIZES = {
     "tiny": dict(
         encoder=dict(patch_size=4, embed_dim=16, depths=(2, 2), num_heads=(2, 2), window=4),
         decoder=dict(num_layers=1, dim=32, num_heads=2, mlp_dim=64), image_height=32),
     "small": dict(
-        encoder=dict(patch_size=4, embed_dim=48, depths=(2, 2, 2), num_heads=(2, 4, 8),
-                     window=8),
-        decoder=dict(num_layers=3, dim=192, num_heads=4, mlp_dim=512), image_height=64),
+        encoder=dict(patch_size=8, embed_dim=48, depths=(2, 2), num_heads=(2, 4), window=8),
+        decoder=dict(num_layers=2, dim=128, num_heads=4, mlp_dim=384), image_height=64),
     "base": dict(
         encoder=dict(patch_size=4, embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),
                      window=8),
@@ -105,7 +104,7 @@ def get_config(arg=None):
   data.train_pen_width = (0.6 * data.pen_width, 1.6 * data.pen_width)  # Train: random pen.
   data.width_buckets = tuple(data.image_height * k for k in (2, 3, 4, 6, 8, 12, 16))  # Padded.
   data.max_width = data.width_buckets[-1]  # Wider inks are shrunk to fit the largest bucket.
-  data.max_tokens = 160 if arg.data == "mathwriting" else 128  # <bos> label <eos>, padded.
+  data.max_tokens = {"synthetic": 64, "crohme": 128}.get(arg.data, 160)  # <bos> label <eos>.
   data.pp_train = _PP_TRAIN           # Train ops + augmentation ({...}: data/task fields).
   data.pp_eval = _PP_EVAL             # Eval ops: render, keep the label to score against.
   data.pp_predict = _PP_PREDICT       # Inference ops (ink -> image), `htr latex`.

@@ -126,20 +126,21 @@ class Task(base.Task):
 
   # -- host side ------------------------------------------------------------
   def texts(self, outputs) -> list[tuple[str, float]]:
-    """(normalised LaTeX, length-normalised log-probability) per example."""
-    return [(latex.normalize(self.vocab.decode(ids[:n])), float(s)) for ids, n, s in
+    """(normalised LaTeX, confidence) per example; the confidence is exp(score), with
+    length_alpha=1 the geometric mean of the token probabilities."""
+    return [(latex.normalize(self.vocab.decode(ids[:n])), float(np.exp(s))) for ids, n, s in
             zip(outputs["tokens"], outputs["token_lengths"], outputs["score"])]
 
   def records(self, batch, outputs):
     records = []
-    for i, (hyp, score) in enumerate(self.texts(outputs)):
+    for i, (hyp, confidence) in enumerate(self.texts(outputs)):
       if not batch["mask"][i]:
         continue
       ref = latex.normalize(as_text(batch["label"][i]))
       ref_tokens, hyp_tokens = latex.tokenize(ref), latex.tokenize(hyp)
       edits = editdistance.eval(ref_tokens, hyp_tokens)
       records.append({"id": as_text(batch["id"][i]), "reference": ref, "prediction": hyp,
-                      "score": score, "edits": edits, "reference_tokens": len(ref_tokens),
+                      "confidence": confidence, "edits": edits, "reference_tokens": len(ref_tokens),
                       "token_cer": edits / max(len(ref_tokens), 1)})
     return records
 
