@@ -16,7 +16,6 @@ import logging
 from typing import Any
 
 import editdistance
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
