@@ -72,7 +72,9 @@ def test_tensor_parallel_matches_data_parallel_on_8_devices():
   qkv = tp_shardings.params["image_encoder"]["stage0_block0"]["WindowAttention_0"]["qkv"]
   assert qkv["kernel"].spec == P(None, None, "model", None)
   np.testing.assert_allclose(tp_losses, plain_losses, rtol=2e-5)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=2e-5), plain.params,
+  # Adam divides by the gradient's scale: a near-zero gradient summed in another order
+  # can move a weight by a fraction of the 1e-3 step, never by the step.
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), plain.params,
                tp.params)
 
 
