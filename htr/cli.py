@@ -4,6 +4,7 @@
   htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
   htr classify --workdir=DIR IMAGE [IMAGE ...]   drawn characters -> top-5 with probabilities
   htr classify --line --workdir=DIR IMAGE        a line of separated characters -> text
+  htr latex --workdir=DIR FILE [FILE ...]        math ink (InkML) -> LaTeX and its score
   htr serve --models=DIR [--port=8000]           HTTP API + drawing page over exported models
 """
 
@@ -53,6 +54,15 @@ def _classify(args) -> int:
   return 0
 
 
+def _latex(args) -> int:
+  from htr.recognize import Recognizer, read_ink
+  inks = [read_ink(path) for path in args.files]
+  recognizer = Recognizer(args.workdir, beam_width=args.beam_width)
+  for path, result in zip(args.files, recognizer(inks, ids=args.files)):
+    print(f"{path}\t{result.text}\t{result.confidence:.3f}")
+  return 0
+
+
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog="htr", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="each image is a line of separated characters: print its text "
                              "and every character's top-5")
   classify.set_defaults(run=_classify)
+  latex = commands.add_parser("latex", help="math ink files -> LaTeX and score")
+  latex.add_argument("files", nargs="+", help="InkML files of handwritten expressions")
+  latex.add_argument("--workdir", required=True, help="a trained workdir (task=seq2seq)")
+  latex.add_argument("--beam_width", type=int, default=None,
+                     help="beam search width (default: the config's; 1: greedy)")
+  latex.set_defaults(run=_latex)
   from htr.serve import server
   serve = commands.add_parser("serve", help="HTTP API and drawing page over exported models")
   server.add_arguments(serve)

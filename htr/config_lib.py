@@ -47,6 +47,7 @@ def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.Config
   config.profile = False             # Write a profiler trace of a few steps to the workdir.
   config.mesh = (("data", -1), ("model", 1))  # Device mesh; -1: all remaining devices.
   config.sharding_rules = ()         # (param-path regex, PartitionSpec tuple); else replicated.
+  config.compute_dtype = "float32"   # "bfloat16": mixed precision (parameters stay float32).
 
   config.optimizer = ml_collections.ConfigDict()
   opt = config.optimizer
@@ -58,6 +59,7 @@ def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.Config
   opt.b1 = 0.9                       # Adam beta1.
   opt.b2 = 0.999                     # Adam beta2.
   opt.grad_clip_norm = 5.0           # Global-norm gradient clipping.
+  opt.accumulate_steps = 1           # >1: average gradients of this many steps per update.
   opt.plateau_factor = 0.5           # "plateau": multiply the LR by this on a plateau...
   opt.plateau_patience = 500         # ...after this many steps without loss improvement...
   opt.plateau_accumulation = 50      # ...of the loss averaged over this many steps,

@@ -133,6 +133,14 @@ class ExactMatch(clu_metrics.Average):
                count=_masked_sum(ones, mask))
 
   @classmethod
+  def from_edits(cls, edits, max_edits: int = 0, mask=None) -> ExactMatch:
+    """From per-example edit counts: the fraction with at most `max_edits` errors
+    (CROHME also reports expression rates at <= 1 and <= 2 errors)."""
+    edits = np.asarray(edits)
+    return cls(total=_masked_sum(edits <= max_edits, mask).astype(jnp.float32),
+               count=_masked_sum(np.ones(edits.shape, np.int32), mask))
+
+  @classmethod
   def from_model_output(cls, references: Sequence[str], predictions: Sequence[str],
                         mask=None, **_) -> ExactMatch:
     """The `clu.metrics.Collection` hook: texts by keyword, on the host."""

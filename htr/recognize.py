@@ -1,4 +1,5 @@
-"""Recognise ink files with a trained workdir: the same ops as evaluation, no labels."""
+"""Recognise ink files with a trained workdir (any task with `texts`: CTC text, seq2seq
+LaTeX): the same ops as evaluation, no labels."""
 
 from __future__ import annotations
 
@@ -59,7 +60,6 @@ class Recognizer:
     data = self.config.data
     self._preprocess = registry.build(data.pp_predict.format(**data))
     self._pad, _ = self.task.padding()
-    self._pad = {k: v for k, v in self._pad.items() if k == "inputs"}
     self._predict = jax.jit(self.task.predict)
 
   def __call__(self, inks: Sequence[Ink], ids: Sequence[str] | None = None
@@ -68,7 +68,9 @@ class Recognizer:
     rng = np.random.default_rng(0)  # Unused by inference ops; the API needs one.
     examples = [self._preprocess({"id": i, "ink": ink_to_record(ink)}, rng)
                 for i, ink in zip(ids, inks)]
-    batch = collate(examples, self._pad, len(examples))
-    inputs = pipeline.host_batch(batch, self._pad)
+    # Only model inputs are padded: inference examples carry no training targets.
+    pad = {k: v for k, v in self._pad.items() if k in examples[0]}
+    batch = collate(examples, pad, len(examples))
+    inputs = pipeline.host_batch(batch, pad)
     outputs = jax.tree.map(np.asarray, self._predict(self.variables, inputs))
     return [Recognition(text, conf) for text, conf in self.task.texts(outputs)]

@@ -61,6 +61,8 @@ class Progress:
 # Optimizer.
 # ---------------------------------------------------------------------------
 def learning_rate_schedule(opt: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
+  """The learning rate by optimizer update (not micro-step, under gradient accumulation)."""
+  total_steps //= _accumulate_steps(opt)
   if opt.schedule == "cosine":
     return optax.warmup_cosine_decay_schedule(
         0.0, opt.learning_rate, opt.warmup_steps, max(total_steps, opt.warmup_steps + 1),
@@ -70,8 +72,16 @@ def learning_rate_schedule(opt: ml_collections.ConfigDict, total_steps: int) -> 
   raise ValueError(f"unknown schedule {opt.schedule!r}: use 'cosine' or 'plateau'")
 
 
+def _accumulate_steps(opt: ml_collections.ConfigDict) -> int:
+  return opt.get("accumulate_steps", 1)  # Checkpoints from before the option: 1.
+
+
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformationExtraArgs:
-  """AdamW with global-norm clipping; "plateau" also scales by reduce-on-plateau."""
+  """AdamW with global-norm clipping; "plateau" also scales by reduce-on-plateau.
+
+  With `accumulate_steps` k > 1, optax.MultiSteps averages the gradients of k
+  train steps (batches) and updates once: a k times larger effective batch.
+  """
   opt = config.optimizer
   chain = [optax.clip_by_global_norm(opt.grad_clip_norm),
            optax.adamw(learning_rate_schedule(opt, config.num_train_steps), b1=opt.b1,
@@ -80,7 +90,10 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
     chain.append(optax.contrib.reduce_on_plateau(
         factor=opt.plateau_factor, patience=opt.plateau_patience,
         accumulation_size=opt.plateau_accumulation, min_scale=opt.plateau_min_scale))
-  return optax.chain(*chain)
+  tx = optax.chain(*chain)
+  if _accumulate_steps(opt) > 1:
+    tx = optax.MultiSteps(tx, every_k_schedule=opt.accumulate_steps)
+  return tx
 
 
 # ---------------------------------------------------------------------------
@@ -109,11 +122,28 @@ def create_state(task: Task, tx, mesh, config) -> tuple[TrainState, Any]:
   return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed)), shardings
 
 
-def make_train_step(task: Task, tx, base_rng: jax.Array):
+def cast_floats(tree: Any, dtype: str) -> Any:
+  """Floating-point leaves of `tree` in `dtype` (others unchanged)."""
+  dtype = jnp.dtype(dtype)
+  return jax.tree.map(
+      lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
+
+
+def make_train_step(task: Task, tx, base_rng: jax.Array, compute_dtype: str = "float32"):
+  """One jittable optimizer step.
+
+  Mixed precision (`compute_dtype="bfloat16"`): the loss runs on bf16 copies of the
+  parameters and float inputs, so models whose modules infer their dtype (flax's
+  default) compute in bf16, while the parameters, gradients and optimizer state
+  stay float32.
+  """
   def train_step(state: TrainState, batch):
     rng = jax.random.fold_in(base_rng, state.step)
 
     def loss_fn(params):
+      if compute_dtype != "float32":
+        return task.loss(cast_floats(params, compute_dtype), state.model_state,
+                         cast_floats(batch, compute_dtype), rng)
       return task.loss(params, state.model_state, batch, rng)
 
     (loss, (model_state, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -140,6 +170,20 @@ def _managers(workdir: str, config, metric: tuple[str, str]
       options=ocp.CheckpointManagerOptions(
           max_to_keep=1, create=True, best_fn=lambda m: m[name], best_mode=mode))
   return latest, best
+
+
+def _latest_task_metadata(workdir: str) -> dict[str, Any] | None:
+  """The task metadata of the latest checkpoint in `workdir`, if there is one."""
+  directory = os.path.join(workdir, "checkpoints")
+  if not os.path.isdir(directory):
+    return None
+  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+      create=False, read_only=True))
+  step = manager.latest_step()
+  if step is None:
+    return None
+  return manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+                         ).meta["task"]
 
 
 def _meta(config, task: Task, progress: Progress) -> dict[str, Any]:
@@ -198,7 +242,7 @@ def _eval_dataset(task, config, split: str):
   return pipeline.make_dataset(pipeline.load_components(config.data, split), config.data,
                                pad=pad, sort_key=sort_key, split=split,
                                batch_size=config.eval_batch_size, train=False,
-                               seed=config.seed)
+                               seed=config.seed, fields=task.data_fields())
 
 
 # ---------------------------------------------------------------------------
@@ -211,7 +255,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
-  task = get_task(config)
+  # A resumed run rebuilds its task from the checkpoint (e.g. the same vocabulary).
+  task = get_task(config, _latest_task_metadata(workdir))
   mesh = sharding.create_mesh(config.mesh)
   batch_shard = sharding.batch_sharding(mesh)
   for size, what in ((config.batch_size, "batch_size"), (config.eval_batch_size,
@@ -227,7 +272,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   train_ds = pipeline.make_dataset(
       pipeline.load_components(config.data, config.data.train_split), config.data, pad=pad,
       sort_key=sort_key, split=config.data.train_split, batch_size=config.batch_size,
-      train=True, seed=config.seed)
+      train=True, seed=config.seed, fields=task.data_fields())
   train_iter = pipeline.make_iterator(train_ds, config.data)
   eval_ds = _eval_dataset(task, config, config.data.eval_split)
 
@@ -252,7 +297,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     progress = Progress(**restored.meta["progress"])
     logging.info("Resumed from step %d in %s", step, workdir)
 
-  train_step = jax.jit(make_train_step(task, tx, jax.random.key(config.seed + 1)),
+  train_step = jax.jit(make_train_step(task, tx, jax.random.key(config.seed + 1),
+                                       config.compute_dtype),
                        in_shardings=(state_shardings, batch_shard),
                        out_shardings=(state_shardings, None), donate_argnums=0)
   predict_fn = jax.jit(task.predict)
@@ -298,8 +344,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
               f"{config.log_every} steps); last checkpoint: "
               f"{'step %d' % latest.latest_step() if latest.latest_step() else 'none yet'}. "
               f"Lower optimizer.learning_rate or check the input data.")
+        updates = step // _accumulate_steps(config.optimizer)
         summary["learning_rate"] = float(learning_rate_schedule(
-            config.optimizer, config.num_train_steps)(step))
+            config.optimizer, config.num_train_steps)(updates))
         writer.write_scalars(step, {f"train/{k}": v for k, v in summary.items()})
         logging.info("step %d: %s (%.1fs)", step,
                      ", ".join(f"{k}={v:.4g}" for k, v in summary.items()),
@@ -377,7 +424,7 @@ def restore_for_inference(workdir: str, *, which: str = "best") -> tuple[Task, d
                             f"(python -m htr.main --workdir={workdir} --config=...)")
   meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
   config = ml_collections.ConfigDict(meta["config"])
-  task = get_task(config)
+  task = get_task(config, meta["task"])
   mesh = sharding.create_mesh(config.mesh)
   _, abstract, _ = state_initializer(task, make_optimizer(config), mesh, config)
   state = manager.restore(step, args=ocp.args.Composite(

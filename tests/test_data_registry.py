@@ -27,3 +27,8 @@ def test_build_composes_registered_ops_in_order():
   out = fn({"text": b"cab", "id": "x"}, np.random.default_rng(0))
   assert list(out) == ["labels"]
   np.testing.assert_array_equal(out["labels"], [3, 1, 2])
+
+
+def test_parse_keeps_a_bar_inside_an_argument():
+  ops = registry.parse("a(v=('|', '\\\\|', 'x'))|b(s='|')")
+  assert ops == [("a", {"v": ("|", "\\|", "x")}), ("b", {"s": "|"})]

@@ -111,6 +111,8 @@ class BucketBatchDataset(grain.MapDataset):
     if example is None:
       return None
     for key, spec in self._pad.items():
+      if key not in example:  # E.g. eval examples carry no training targets.
+        continue
       if (length := np.shape(example[key])[spec.axis]) > spec.sizes[-1]:
         reason = (f"{key} has length {length} along axis {spec.axis}, more than the "
                   f"largest bucket {spec.sizes[-1]}; add a larger bucket or shorten the input")

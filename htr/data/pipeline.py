@@ -99,7 +99,8 @@ def load_components(data: ml_collections.ConfigDict, split: str) -> list[Compone
 
 def make_dataset(components: Sequence[Component], data: ml_collections.ConfigDict, *,
                  pad: dict[str, PadSpec], sort_key: str | None, split: str, batch_size: int,
-                 train: bool, seed: int) -> grain.MapDataset:
+                 train: bool, seed: int, fields: dict[str, Any] | None = None
+                 ) -> grain.MapDataset:
   """Batches of one split for this process.
 
   Args:
@@ -112,11 +113,13 @@ def make_dataset(components: Sequence[Component], data: ml_collections.ConfigDic
     batch_size: the GLOBAL batch size; each process builds its share.
     train: shuffle, repeat forever and augment; otherwise one ordered pass.
     seed: data seed: same seed, same batches.
+    fields: extra `{name}` fields for the op specs (`Task.data_fields`).
   """
   per_process, rest = divmod(batch_size, jax.process_count())
   if rest:
     raise ValueError(f"batch size {batch_size} does not divide over "
                      f"{jax.process_count()} processes")
+  fields = fields or {}
   parts = []
   for i, component in enumerate(components):
     ds = grain.MapDataset.source(component.source)
@@ -124,8 +127,8 @@ def make_dataset(components: Sequence[Component], data: ml_collections.ConfigDic
     if train:
       ds = ds.seed(seed + i).shuffle().repeat(None)
     if component.pp:
-      ds = ds.random_map(_safe(registry.build(component.pp.format(**data)), data.skip_bad),
-                         seed=seed + i)
+      ds = ds.random_map(_safe(registry.build(component.pp.format(**data, **fields)),
+                               data.skip_bad), seed=seed + i)
     parts.append(ds)
   if len(parts) == 1:
     ds = parts[0]
@@ -135,7 +138,7 @@ def make_dataset(components: Sequence[Component], data: ml_collections.ConfigDic
     ds = grain.MapDataset.concatenate(parts)
   # Specs may name other data fields, e.g. "features(names={features})", so
   # overriding `data.features` on the command line changes every place at once.
-  spec = (data.pp_train if train else data.pp_eval).format(**data)
+  spec = (data.pp_train if train else data.pp_eval).format(**data, **fields)
   ds = ds.random_map(_safe(registry.build(spec), data.skip_bad), seed=seed)
   if not train and not len(ds):
     raise ValueError(f"split {split} is empty on process {jax.process_index()}")

@@ -79,7 +79,8 @@ class Task(abc.ABC):
 
   main_metric: tuple[str, str] = ("loss", "min")
 
-  def __init__(self, config: ml_collections.ConfigDict):
+  def __init__(self, config: ml_collections.ConfigDict, metadata: dict[str, Any] | None = None):
+    """`metadata`: what `metadata()` returned when a checkpoint was saved (None: a new run)."""
     self.config = config
 
   # -- input --------------------------------------------------------------
@@ -90,6 +91,11 @@ class Task(abc.ABC):
   @abc.abstractmethod
   def dummy_batch(self, batch_size: int) -> Batch:
     """A batch of the smallest shapes, for initialising parameters."""
+
+  def data_fields(self) -> dict[str, Any]:
+    """Extra `{name}` fields for the config's op specs, known only to the task (e.g. the
+    vocabulary built from the training labels)."""
+    return {}
 
   # -- model --------------------------------------------------------------
   def init(self, rng: jax.Array, batch: Batch) -> Variables:
@@ -127,7 +133,8 @@ class Task(abc.ABC):
     return records[:n]
 
   def metadata(self) -> dict[str, Any]:
-    """JSON saved with every checkpoint and export (e.g. the alphabet)."""
+    """JSON saved with every checkpoint and export (e.g. the alphabet); a restored task
+    is constructed with it."""
     return {}
 
   # -- export ---------------------------------------------------------------

@@ -132,8 +132,8 @@ class Task(base.Task):
 
   main_metric = ("accuracy", "max")
 
-  def __init__(self, config):
-    super().__init__(config)
+  def __init__(self, config, metadata=None):
+    super().__init__(config, metadata)
     self.classes = resolve_classes(config.classes)
     if len(set(self.classes)) != len(self.classes):
       raise ValueError(f"classes have repeated characters: {self.classes!r}")

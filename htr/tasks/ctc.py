@@ -26,8 +26,8 @@ class Task(base.Task):
 
   main_metric = ("cer", "min")
 
-  def __init__(self, config):
-    super().__init__(config)
+  def __init__(self, config, metadata=None):
+    super().__init__(config, metadata)
     self.alphabet = Alphabet.named(config.alphabet)
     model_cfg = dict(config.model)
     module = importlib.import_module(f"htr.models.{model_cfg.pop('name')}")

@@ -1,0 +1,159 @@
+"""Image -> token sequence (math ink rendered to an image -> LaTeX) with an encoder-decoder.
+
+Batch keys (see configs/math_swin.py): `image [B,H,W,1]` with `image_width`, `tokens
+[B,L]` = <bos> ids <eos> <pad>... with `token_lengths`, `mask`, and on the host `id`
+and the LaTeX `label` that predictions are scored against.
+
+The vocabulary is built from the training labels when a run starts and saved in
+every checkpoint (`metadata`); a restored task is built from that saved copy, so a
+model is always decoded with the ids it was trained on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import editdistance
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from htr import metrics
+from htr.data import latex
+from htr.data.bucketing import PadSpec
+from htr.decode import seq2seq as search
+from htr.ink.records import as_text
+from htr.tasks import base
+from htr.tasks.classify import cross_entropy
+
+
+def vocabulary_from_training_labels(config: ml_collections.ConfigDict) -> latex.Vocabulary:
+  """The tokens of `config.data.label_key` over the train split (min_count filtered)."""
+  from htr.data import pipeline
+  data = config.data
+  source = pipeline.load_source(data.name, data.train_split, data_dir=data.data_dir,
+                                manual_dir=data.manual_dir)
+  labels = (as_text(source[i][data.label_key]) for i in range(len(source)))
+  vocab = latex.Vocabulary.from_labels(labels, min_count=config.vocab_min_count)
+  logging.info("Vocabulary of %d tokens from %d %s/%s labels", len(vocab), len(source),
+               data.name, data.train_split)
+  return vocab
+
+
+class Task(base.Task):
+  """Sequence-to-sequence recognition scored on normalised LaTeX.
+
+  The model (`config.model.name` under htr/models) has `__call__` (teacher forcing),
+  `encode`, `init_cache` and `decode_step`, as htr/models/transformer_decoder.Model.
+  Config fields used: `model`, `data.image_height`,
+  `data.width_buckets`, `data.max_tokens`, `data.label_key`, `vocab_min_count`,
+  `label_smoothing`, `decode` (beam_width, length_alpha).
+  """
+
+  main_metric = ("token_cer", "min")
+
+  def __init__(self, config, metadata: dict[str, Any] | None = None):
+    super().__init__(config, metadata)
+    if metadata and "vocab" in metadata:
+      self.vocab = latex.Vocabulary(metadata["vocab"])
+    else:
+      self.vocab = vocabulary_from_training_labels(config)
+    model_cfg = config.model.to_dict()
+    module = importlib.import_module(f"htr.models.{model_cfg.pop('name')}")
+    self.model = module.Model(vocab_size=len(self.vocab), **model_cfg)
+
+  # -- input --------------------------------------------------------------
+  def padding(self):
+    data = self.config.data
+    return ({"image": PadSpec(tuple(data.width_buckets), 0.0, "image_width", axis=1),
+             "tokens": PadSpec((data.max_tokens,), latex.PAD, "token_lengths")}, "image")
+
+  def dummy_batch(self, batch_size):
+    data = self.config.data
+    width = data.width_buckets[0]
+    return {"image": np.zeros((batch_size, data.image_height, width, 1), np.float32),
+            "image_width": np.full((batch_size,), width, np.int32),
+            "tokens": np.zeros((batch_size, data.max_tokens), np.int32),
+            "token_lengths": np.zeros((batch_size,), np.int32),
+            "mask": np.ones((batch_size,), np.float32)}
+
+  def data_fields(self):
+    return {"vocab": self.vocab.tokens}
+
+  def model_inputs(self, batch):
+    return {"image": batch["image"], "image_width": batch["image_width"],
+            "tokens": batch["tokens"][:, :-1]}
+
+  # -- training -------------------------------------------------------------
+  def loss(self, params, model_state, batch, rng):
+    logits = self.model.apply({"params": params, **model_state}, **self.model_inputs(batch),
+                              train=True, rngs={"dropout": rng})
+    targets = batch["tokens"][:, 1:]
+    weight = (targets != latex.PAD) * batch["mask"][:, None]
+    per_token = cross_entropy(logits, targets, self.config.label_smoothing)
+    total = jnp.maximum(jnp.sum(weight), 1.0)
+    loss = jnp.sum(per_token * weight) / total
+    accuracy = jnp.sum((jnp.argmax(logits, -1) == targets) * weight) / total
+    return loss, (model_state, {"loss": loss, "token_accuracy": accuracy})
+
+  # -- inference ------------------------------------------------------------
+  def predict(self, variables, batch):
+    """Greedy (beam_width 1) or beam search, inside jit, over the decoder's KV cache."""
+    model, cfg = self.model, self.config.decode
+    memory, memory_mask = model.apply(variables, batch["image"], batch["image_width"],
+                                      method="encode")
+    length = self.config.data.max_tokens
+    cache = model.apply(variables, memory, memory_mask, length, method="init_cache")
+    never = jnp.zeros((len(self.vocab),), bool).at[jnp.array([latex.PAD, latex.BOS])].set(True)
+
+    def step(tokens, position, cache):
+      logits, cache = model.apply(variables, tokens, position, cache,
+                                  method="decode_step")
+      return jnp.where(never, -jnp.inf, logits), cache
+
+    kwargs = dict(batch=batch["image"].shape[0], bos=latex.BOS, eos=latex.EOS,
+                  pad=latex.PAD, max_length=length - 1)
+    if cfg.beam_width > 1:
+      tokens, lengths, score = search.beam_search(step, cache, beam=cfg.beam_width,
+                                                  alpha=cfg.length_alpha, **kwargs)
+    else:
+      tokens, lengths, total = search.greedy(step, cache, **kwargs)
+      score = search.length_normalized(total, lengths + 1, cfg.length_alpha)
+    return {"tokens": tokens, "token_lengths": lengths, "score": score}
+
+  # -- host side ------------------------------------------------------------
+  def texts(self, outputs) -> list[tuple[str, float]]:
+    """(normalised LaTeX, confidence) per example; the confidence is exp(score), with
+    length_alpha=1 the geometric mean of the token probabilities."""
+    return [(latex.normalize(self.vocab.decode(ids[:n])), float(np.exp(s))) for ids, n, s in
+            zip(outputs["tokens"], outputs["token_lengths"], outputs["score"])]
+
+  def records(self, batch, outputs):
+    records = []
+    for i, (hyp, confidence) in enumerate(self.texts(outputs)):
+      if not batch["mask"][i]:
+        continue
+      ref = latex.normalize(as_text(batch["label"][i]))
+      ref_tokens, hyp_tokens = latex.tokenize(ref), latex.tokenize(hyp)
+      edits = editdistance.eval(ref_tokens, hyp_tokens)
+      records.append({"id": as_text(batch["id"][i]), "reference": ref, "prediction": hyp,
+                      "confidence": confidence, "edits": edits, "reference_tokens": len(ref_tokens),
+                      "token_cer": edits / max(len(ref_tokens), 1)})
+    return records
+
+  def summarize(self, records):
+    edits = np.array([r["edits"] for r in records], np.int64)
+    lengths = np.array([r["reference_tokens"] for r in records], np.int64)
+    within = {k: float(metrics.ExactMatch.from_edits(edits, max_edits=k).compute())
+              for k in (0, 1, 2)}
+    return {"token_cer": float(metrics.ErrorRate.from_counts(edits, lengths).compute()),
+            "exprate": within[0], "exprate_le1": within[1], "exprate_le2": within[2],
+            "num_examples": float(len(records))}
+
+  def worst(self, records, n):
+    return sorted(records, key=lambda r: (-r["token_cer"], -r["edits"]))[:n]
+
+  def metadata(self):
+    return {"vocab": list(self.vocab.tokens)}

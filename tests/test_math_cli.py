@@ -1,0 +1,52 @@
+"""A trained math workdir end to end: its own vocabulary on restore, evaluation, `htr latex`."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+from htr import cli, train
+from htr.data import pipeline
+from htr.ink import inkml
+from htr.ink.records import as_text, record_to_ink
+from htr.tasks import seq2seq
+
+
+@pytest.fixture(scope="module")
+def workdir(data_dir, tmp_path_factory):
+  path = os.path.join(os.path.dirname(__file__), "..", "configs", "math_swin.py")
+  spec = importlib.util.spec_from_file_location("math_swin", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config("runlocal,size=tiny")
+  config.data.data_dir = data_dir
+  out = tmp_path_factory.mktemp("math")
+  train.train_and_evaluate(config, str(out))
+  return config, str(out)
+
+
+def test_restore_and_evaluate_use_the_checkpoint_vocabulary(workdir, monkeypatch):
+  config, out = workdir
+
+  def rebuilt(_):
+    raise AssertionError("a restored model must not rebuild its vocabulary")
+  monkeypatch.setattr(seq2seq, "vocabulary_from_training_labels", rebuilt)
+  task, _, _ = train.restore_for_inference(out)
+  saved = json.load(open(os.path.join(out, "best", os.listdir(os.path.join(out, "best"))[0],
+                                      "meta", "metadata")))
+  assert list(task.vocab.tokens) == saved["task"]["vocab"]
+  report = train.evaluate(config, out, split="test")
+  assert {"token_cer", "exprate", "exprate_le1", "exprate_le2"} <= set(report["metrics"])
+  assert report["metrics"]["num_examples"] == len(report["predictions"]) > 0
+
+
+def test_htr_latex_prints_latex_and_score(workdir, data_dir, tmp_path, capsys):
+  source = pipeline.load_source("synthetic_math/tiny", "test", data_dir=data_dir)
+  record = source[0]
+  path = str(tmp_path / "expression.inkml")
+  inkml.write_inkml(record_to_ink(record["ink"]), {"truth": as_text(record["label"])}, path)
+  assert cli.main(["latex", "--workdir", workdir[1], path, "--beam_width", "2"]) == 0
+  name, latex, score = capsys.readouterr().out.rstrip("\n").split("\t")
+  assert name == path and isinstance(latex, str) and 0.0 <= float(score) <= 1.0
+  assert cli.main(["latex", "--workdir", workdir[1], str(tmp_path / "missing.inkml")]) == 2

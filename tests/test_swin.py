@@ -1,0 +1,61 @@
+"""Swin encoder: shapes, the shifted-window mask, and independence from width padding."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from htr.models import swin
+
+
+def _model(**kwargs):
+  return swin.Swin(**{**dict(patch_size=4, embed_dim=16, depths=(2, 2), num_heads=(2, 4),
+                             window=4), **kwargs})
+
+
+def test_memory_shape_and_mask_follow_the_real_width():
+  model = _model()
+  image = jax.random.uniform(jax.random.key(0), (2, 32, 96, 1))
+  variables = jax.jit(model.init)(jax.random.key(1), image, jnp.array([96, 40]))
+  memory, mask = jax.jit(model.apply)(variables, image, jnp.array([96, 40]))
+  # 32x96 -> patches 8x24 -> merged 4x12, 32 channels.
+  assert memory.shape == (2, 4 * 12, 32) and mask.shape == (2, 48)
+  # 40 px -> 10 patch columns -> 5 merged columns of 4 rows.
+  assert mask[0].sum() == 48 and mask[1].sum() == 4 * 5
+
+
+def test_real_positions_do_not_depend_on_the_padded_width():
+  model = _model(depths=(2, 2, 2), num_heads=(1, 2, 2))
+  ink = jax.random.uniform(jax.random.key(0), (1, 32, 70, 1))
+  narrow = jnp.pad(ink, ((0, 0), (0, 0), (0, 26), (0, 0)))   # 96 wide
+  wide = jnp.pad(ink, ((0, 0), (0, 0), (0, 186), (0, 0)))    # 256 wide
+  variables = jax.jit(model.init)(jax.random.key(1), wide, jnp.array([70]))
+  apply = jax.jit(model.apply)
+  a, mask_a = apply(variables, narrow, jnp.array([70]))
+  b, mask_b = apply(variables, wide, jnp.array([70]))
+  h = 2  # Rows after two merges of 32 / 4.
+  a, b = a.reshape(1, h, -1, a.shape[-1]), b.reshape(1, h, -1, b.shape[-1])
+  cols = int(mask_a.sum()) // h
+  assert int(mask_b.sum()) // h == cols
+  np.testing.assert_allclose(a[:, :, :cols], b[:, :, :cols], atol=1e-5)
+
+
+def test_shift_regions_keep_wrapped_pieces_apart():
+  ids = swin.region_ids(8, 8, (4, 4), (2, 2))
+  assert len(np.unique(ids)) == 9
+  rolled = np.roll(np.arange(64).reshape(8, 8), (-2, -2), axis=(0, 1))
+  windows = np.asarray(swin.to_windows(jnp.asarray(ids)[None], (4, 4)))[0]
+  origins = np.asarray(swin.to_windows(jnp.asarray(rolled)[None], (4, 4)))[0]
+  for window_ids, window_origin in zip(windows, origins):
+    for region in np.unique(window_ids):
+      rows, cols = np.divmod(window_origin[window_ids == region], 8)
+      # One region is one contiguous block of the unrolled image.
+      assert rows.max() - rows.min() < 4 and cols.max() - cols.min() < 4
+  assert len(np.unique(swin.region_ids(8, 8, (4, 4), (0, 0)))) == 1
+
+
+def test_windows_round_trip_and_relative_index_is_symmetric_in_range():
+  x = jnp.arange(2 * 8 * 12 * 3).reshape(2, 8, 12, 3)
+  np.testing.assert_array_equal(swin.from_windows(swin.to_windows(x, (4, 6)), (4, 6), 8, 12), x)
+  index = swin.relative_position_index(3, 5)
+  assert index.shape == (15, 15) and index.min() == 0 and index.max() == 5 * 9 - 1
+  assert len(set(np.diag(index))) == 1  # Zero offset: one table row.

@@ -1,0 +1,68 @@
+"""The encoder-decoder: cached step-by-step decoding equals teacher forcing."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from htr.models.transformer_decoder import Model, sinusoidal
+
+
+def _model(positions="sinusoidal", dtype=None):
+  return Model(vocab_size=23, dtype=dtype,
+               encoder=dict(name="swin.Swin", patch_size=4, embed_dim=16, depths=(2, 2),
+                            num_heads=(2, 2), window=4),
+               decoder=dict(num_layers=2, dim=32, num_heads=4, mlp_dim=64, max_length=16,
+                            positions=positions, dropout=0.1))
+
+
+@pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
+def test_cached_decoding_equals_the_full_forward_pass(positions):
+  model = _model(positions)
+  image = jax.random.uniform(jax.random.key(0), (3, 32, 64, 1))
+  width = jnp.array([64, 30, 50])
+  tokens = jax.random.randint(jax.random.key(1), (3, 12), 0, 23)
+  variables = jax.jit(model.init)(jax.random.key(2), image, width, tokens)
+  full = jax.jit(model.apply)(variables, image, width, tokens)
+  cache = jax.jit(lambda v: model.apply(v, *model.apply(v, image, width, method=Model.encode),
+                                        16, method=Model.init_cache))(variables)
+  step = jax.jit(lambda t, p, c: model.apply(variables, t, p, c, method=Model.decode_step))
+  steps = []
+  for t in range(tokens.shape[1]):
+    logits, cache = step(tokens[:, t], jnp.array(t), cache)
+    steps.append(logits)
+  np.testing.assert_allclose(np.stack(steps, 1), full, atol=1e-4)
+
+
+def test_later_tokens_do_not_change_earlier_logits_and_dropout_trains():
+  model = _model()
+  image = jax.random.uniform(jax.random.key(0), (2, 32, 64, 1))
+  width = jnp.array([64, 64])
+  tokens = jax.random.randint(jax.random.key(1), (2, 8), 0, 23)
+  variables = jax.jit(model.init)(jax.random.key(2), image, width, tokens)
+  changed = tokens.at[:, 5:].set(7)
+  apply = jax.jit(model.apply, static_argnames="train")
+  a = apply(variables, image, width, tokens)
+  b = apply(variables, image, width, changed)
+  np.testing.assert_allclose(a[:, :5], b[:, :5], atol=1e-5)
+  assert not np.allclose(a[:, 5:], b[:, 5:])
+  trained = apply(variables, image, width, tokens, train=True,
+                  rngs={"dropout": jax.random.key(3)})
+  assert not np.allclose(trained, a)
+
+
+def test_bfloat16_computation_keeps_float32_parameters():
+  model = _model(dtype="bfloat16")
+  image = jnp.ones((1, 32, 32, 1))
+  tokens = jnp.zeros((1, 4), jnp.int32)
+  variables = jax.jit(model.init)(jax.random.key(0), image, jnp.array([32]), tokens)
+  assert {x.dtype for x in jax.tree.leaves(variables)} == {jnp.dtype("float32")}
+  logits = jax.jit(model.apply)(variables, image, jnp.array([32]), tokens)
+  assert logits.dtype == jnp.float32 and np.all(np.isfinite(logits))
+
+
+def test_sinusoidal_table():
+  table = sinusoidal(50, 8)
+  np.testing.assert_allclose(table[0], [0, 1] * 4)
+  assert np.all(np.abs(table) <= 1)
+  np.testing.assert_allclose(table[10, 0], np.sin(10.0))
