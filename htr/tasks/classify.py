@@ -223,12 +223,8 @@ class Task(base.Task):
     k = min(TOP_K, len(self.classes))
 
     def predict(variables, batch):
-      # A sort, not lax.top_k: jax 0.10 lowers top_k to a StableHLO composite that
-      # TensorFlow 2.21's XlaCallModule cannot deserialize.
-      logits = self.model.apply(variables, batch["image"], train=False)
-      probs = jax.nn.softmax(logits.astype(jnp.float32))
-      top_ids = jnp.argsort(-probs, axis=-1, stable=True)[:, :k].astype(jnp.int32)
-      return {"top_ids": top_ids, "top_probs": jnp.take_along_axis(probs, top_ids, -1)}
+      out = top_k(self.model.apply(variables, batch["image"], train=False), k=k)
+      return {"top_ids": out["top_ids"].astype(jnp.int32), "top_probs": out["top_probs"]}
     return base.Serving(
         kind="image",
         inputs={"image": ("float32", ("b", height, width))},
