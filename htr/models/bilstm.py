@@ -81,8 +81,22 @@ class BiLSTM(nn.Module):
       h = jax.nn.sigmoid(o) * jnp.tanh(c)
       return (c, h), h
 
+    def block(carry, zs):
+      hs = []
+      for z in zs:
+        carry, h = step(carry, z)
+        hs.append(h)
+      return carry, jnp.stack(hs)
+
+    # Unrolled by hand rather than with scan's `unroll`, which cannot split a
+    # symbolic frame count (shape-polymorphic export): the frames are padded to
+    # whole blocks, and padding after a sequence's end cannot reach its frames.
+    size = min(self.unroll, max(frames, 1)) if isinstance(frames, int) else self.unroll
+    blocks = -(-frames // size)
+    proj = jnp.concatenate([proj, jnp.zeros((blocks * size - frames,) + proj.shape[1:], dtype)])
     zeros = jnp.zeros((2, batch, hidden), dtype)
-    _, hs = jax.lax.scan(step, (zeros, zeros), proj, unroll=min(self.unroll, max(frames, 1)))
+    _, hs = jax.lax.scan(block, (zeros, zeros), proj.reshape((blocks, size) + proj.shape[1:]))
+    hs = hs.reshape((blocks * size,) + hs.shape[2:])[:frames]
     hs = hs.transpose(1, 2, 0, 3)  # [2, B, T, H]
     out = jnp.concatenate([hs[0], reverse_within_lengths(hs[1], lengths)], axis=-1)
     valid = jnp.arange(frames)[None, :, None] < lengths[:, None, None]
