@@ -91,11 +91,29 @@ def _poly(shape: tuple[int | str, ...]) -> str:
   return "(" + ", ".join(map(str, shape)) + ")"
 
 
-def _trim(x, lengths, multiple: int = 1):
-  """Axis 1 of `x` cut (or zero-padded) to the batch's longest length, rounded up."""
+def length_buckets(limit: int = 1 << 24) -> list[int]:
+  """1, 2, 3, then four evenly spaced lengths per octave (4, 5, 6, 7, 8, 10, ...).
+
+  The predict graph is compiled once per input shape, so a server that sees every
+  length would compile for ever; these buckets bound the compilations to ~4 per
+  doubling of the length at no more than 25% padding.
+  """
+  sizes, octave = [1, 2, 3], 4
+  while octave <= limit:
+    sizes += [octave + i * (octave // 4) for i in range(4)]
+    octave *= 2
+  return sizes
+
+
+def _trim(x, lengths, multiple: int = 1, bucketed: bool = False):
+  """Axis 1 of `x` cut (or zero-padded) to the batch's longest length, rounded up
+  to a multiple of `multiple` (and, if `bucketed`, to a `length_buckets` size)."""
   import tensorflow as tf
-  n = tf.maximum(tf.reduce_max(lengths), 1)
-  n = (n + multiple - 1) // multiple * multiple
+  units = (tf.maximum(tf.reduce_max(lengths), 1) + multiple - 1) // multiple
+  if bucketed:
+    sizes = tf.constant(length_buckets(), units.dtype)
+    units = tf.gather(sizes, tf.searchsorted(sizes, units[None], side="left")[0])
+  n = units * multiple
   x = x[:, :n]
   padding = [[0, 0], [0, n - tf.shape(x)[1]]] + [[0, 0]] * (len(x.shape) - 2)
   return tf.pad(x, padding)
@@ -125,7 +143,8 @@ def build_module(serving: Serving, variables: dict[str, Any], weights: str = "fl
   @tf.function(input_signature=signature, autograph=False)
   def serve(*args):
     batch = preprocess(dict(zip(names, args)))
-    batch = {k: _trim(v, batch[serving.trim[k]], serving.trim_multiple) if k in serving.trim
+    batch = {k: _trim(v, batch[serving.trim[k]], serving.trim_multiple, bucketed=True)
+             if k in serving.trim
              else v
              for k, v in batch.items() if k in serving.batch_shapes}
     raw = predict(dict(module.params), batch)

@@ -141,3 +141,30 @@ def test_image_saved_model_matches_the_classifier(data_dir, tmp_path_factory, tm
                                   expected[:count]):
       assert list(row) == [c for c, _ in result.top]
       np.testing.assert_allclose(probs, [p for _, p in result.top], rtol=1e-5, atol=1e-6)
+
+
+def test_length_buckets_bound_padding_and_compilations():
+  sizes = export.length_buckets(1 << 12)
+  assert sizes[:12] == [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16]
+  assert sizes == sorted(set(sizes))
+  # At most 25% padding for any length, ~4 shapes per doubling.
+  for n in range(1, 1 << 12):
+    bucket = next(s for s in sizes if s >= n)
+    assert bucket <= max(n * 1.25, n + 1)
+  assert len(sizes) <= 4 * 12
+
+
+def test_trim_rounds_the_longest_length_up_to_a_bucket():
+  tf = pytest.importorskip("tensorflow")
+  x = tf.reshape(tf.range(2 * 40, dtype=tf.float32), (2, 40))
+  for longest, want in ((9, 10), (11, 12), (17, 20), (36, 40), (41, 48)):
+    lengths = tf.constant([3, longest])
+    out = export._trim(x, lengths, multiple=1, bucketed=True)
+    assert out.shape == (2, want)
+    keep = min(want, 40)
+    assert not out.numpy()[:, keep:].any()
+    np.testing.assert_array_equal(out.numpy()[:, :keep], x.numpy()[:, :keep])
+  # With a multiple, the bucket counts multiples: 9 frames / 4 -> 3 units -> 12.
+  assert export._trim(x, tf.constant([9]), multiple=4, bucketed=True).shape == (2, 12)
+  assert export._trim(x, tf.constant([9]), multiple=4).shape == (2, 12)
+  assert export._trim(x, tf.constant([17]), multiple=4, bucketed=True).shape == (2, 20)

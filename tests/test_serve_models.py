@@ -287,3 +287,18 @@ def test_no_server_errors_from_schema_generated_requests(server):
                                           response.text[:500])
 
     no_server_error()
+
+
+def test_warm_up_runs_every_batch_bucket_with_lines_of_growing_length(monkeypatch):
+  from htr.serve.models import ServedModel
+  model = ServedModel(name="m", path="-", metadata={}, kind="ink_text", input_kind="ink")
+  calls = []
+  monkeypatch.setattr(model, "run", lambda examples: calls.append(examples))
+  model.warm_up(max_batch=5, words=3)
+  sizes = sorted({len(c) for c in calls})
+  assert sizes == [1, 2, 4, 8]  # What `run` pads batches of 1..5 examples to.
+  lengths = [len(c[0]) for c in calls if len(c) == 1]
+  assert len(lengths) == 4 and lengths[0] == 3  # The 3-point ink, then 1..3 words.
+  assert lengths[1] < lengths[3]
+  for c in calls:
+    assert all(e is c[0] for e in c)

@@ -81,8 +81,9 @@ class _State:
     from htr.serve.models import load_models
     loop = asyncio.get_running_loop()
     try:
-      models = await loop.run_in_executor(None, load_models, self.config.models_dir,
-                                          self.config.variant)
+      c = self.config
+      models = await loop.run_in_executor(None, load_models, c.models_dir, c.variant,
+                                          c.max_batch, c.warm_up_words)
     except Exception as e:  # noqa: BLE001  (reported by /readyz and the log)
       log.exception("loading models from %s failed", self.config.models_dir)
       first_line = (str(e).strip().splitlines() or [""])[0][:300]

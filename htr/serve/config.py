@@ -24,6 +24,9 @@ class ServeConfig:
     max_wait_ms: how long the first example of a batch waits for company.
     max_queue: examples allowed to wait per model before requests get 503.
     workers: model calls run in parallel per model (useful without batching).
+    warm_up_words: before /readyz, each model runs every batch size up to max_batch
+      (for ink models: with synthetic lines of 1 to this many words), so that the
+      XLA compiles of those shapes do not land on requests; 0: one example only.
     variant: which exported variant of each model to serve (float32, bfloat16, int8);
       None: each export's default.
   """
@@ -41,4 +44,5 @@ class ServeConfig:
   max_wait_ms: float = 5.0
   max_queue: int = 2048
   workers: int = 1
+  warm_up_words: int = 12
   variant: str | None = None

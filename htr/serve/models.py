@@ -149,15 +149,30 @@ class ServedModel:
       result["char_scores"] = outputs["char_scores"][i][:outputs["num_chars"][i]].tolist()
     return result
 
-  def warm_up(self) -> float:
-    """Runs one tiny batch (the first call compiles); returns its seconds."""
+  def warm_up(self, max_batch: int = 1, words: int = 0) -> float:
+    """Runs a batch of each padded shape requests are likely to bring; returns seconds.
+
+    Each new input shape of an exported graph is an XLA compile (seconds), so they
+    happen here, before /readyz, not on a client's time: every batch size up to
+    `max_batch` and, for ink, synthetic lines of 1 to `words` words (the export
+    pads a batch's frame axis to a few lengths, htr/export.py `length_buckets`).
+    """
     start = time.perf_counter()
-    if self.input_kind == "ink":
-      example = np.array([[0, 0, 0, 0], [1, 1, 0.01, 0], [2, 0, 0.02, 0]], np.float32)
-    else:
-      example = np.zeros(self._image_shape(), np.float32)
-    self.run([example])
+    for size in sorted({_batch_bucket(n) for n in range(1, max(max_batch, 1) + 1)}):
+      for example in self._warm_up_examples(words):
+        self.run([example] * size)
     return time.perf_counter() - start
+
+  def _warm_up_examples(self, words: int) -> list[np.ndarray]:
+    if self.input_kind != "ink":
+      return [np.zeros(self._image_shape(), np.float32)]
+    examples = [np.array([[0, 0, 0, 0], [1, 1, 0.01, 0], [2, 0, 0.02, 0]], np.float32)]
+    from htr.ink import synthetic
+    rng = np.random.default_rng(0)
+    for n in range(1, words + 1):
+      text = synthetic.sample_line(rng, min_words=n, max_words=n)
+      examples.append(ink_points(synthetic.write_line(text, synthetic.sample_writer(rng), rng)))
+    return examples
 
 
 def _kind(metadata: dict[str, Any]) -> str:
@@ -197,8 +212,10 @@ def load_model(name: str, folder: str, variant: str | None = None) -> ServedMode
                      saved_model=loaded)
 
 
-def load_models(models_dir: str, variant: str | None = None) -> dict[str, ServedModel]:
-  """{name: model} for every subfolder of `models_dir`, each loaded and warmed up."""
+def load_models(models_dir: str, variant: str | None = None, max_batch: int = 1,
+                warm_up_words: int = 0) -> dict[str, ServedModel]:
+  """{name: model} for every subfolder of `models_dir`, each loaded and warmed up
+  (`ServedModel.warm_up`)."""
   if not os.path.isdir(models_dir):
     raise InputError("no such models folder", path=models_dir)
   models = {}
@@ -207,6 +224,6 @@ def load_models(models_dir: str, variant: str | None = None) -> dict[str, Served
     if os.path.isdir(folder) and not name.startswith("."):
       model = load_model(name, folder, variant)
       log.info("model %s (%s) from %s: warm-up %.2f s", name, model.kind, model.path,
-               model.warm_up())
+               model.warm_up(max_batch, warm_up_words))
       models[name] = model
   return models
