@@ -158,8 +158,9 @@ class ServedModel:
     pads a batch's frame axis to a few lengths, htr/export.py `length_buckets`).
     """
     start = time.perf_counter()
+    examples = self._warm_up_examples(words)
     for size in sorted({_batch_bucket(n) for n in range(1, max(max_batch, 1) + 1)}):
-      for example in self._warm_up_examples(words):
+      for example in examples:
         self.run([example] * size)
     return time.perf_counter() - start
 
