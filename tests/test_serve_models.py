@@ -244,8 +244,18 @@ def test_drawing_page_recognises_what_is_written(server, browser):
   assert page.locator("#top li").count() == 5
   assert posts and all(p.url.endswith("/v1/models/digits/image") for p in posts)
 
+  held = []  # Requests for the 7 are held until after Clear: their answers are stale.
+  page.route("**/image", lambda route: held.append(route))
+  _draw(page, DIGITS["7"])
+  page.wait_for_function("inFlight")
   page.click("#clear")
+  assert held
+  for route in held:
+    route.continue_()
+  page.unroute("**/image")
+  page.wait_for_function("!inFlight && !dirty", timeout=20_000)
   assert page.locator("#text").inner_text() == ""
+  assert page.locator("#top li").count() == 0
   _draw(page, DIGITS["0"])
   _top1(page, "0")
   _draw(page, [DIGITS["1"][0] + [120, 0]])  # A second character beside it ...

@@ -18,6 +18,7 @@ let t0 = null;          // timeStamp (ms) of the first point of the ink
 let inFlight = false;   // a recognition request is running
 let dirty = false;      // the ink changed since the last request was sent
 let lastSent = 0;       // performance.now() of the last request
+let cleared = 0;        // bumped by Clear: answers to requests sent before it are stale
 const LIVE_MS = 250;    // while writing, re-recognise at most this often
 
 keyInput.value = localStorage.getItem("htr-api-key") || "";
@@ -151,6 +152,7 @@ document.getElementById("undo").addEventListener("click", () => {
 document.getElementById("clear").addEventListener("click", () => {
   strokes = [];
   t0 = null;
+  cleared += 1;
   redraw();
   showResult(null);
   dirty = false;
@@ -171,6 +173,7 @@ async function recognise() {
   dirty = false;
   inFlight = true;
   lastSent = performance.now();
+  const sentAfter = cleared;
   try {
     let response;
     if (takesImages(m)) {
@@ -184,6 +187,7 @@ async function recognise() {
         method: "POST", headers: headers({"Content-Type": "application/json"}),
         body: JSON.stringify({strokes: ink})});
     }
+    if (sentAfter !== cleared) return;  // Its ink was cleared while it ran.
     if (!response.ok) {
       setStatus(await errorText(response), true);
     } else {
