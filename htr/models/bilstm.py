@@ -12,11 +12,18 @@ per step (loop overhead, small kernels) matters more than FLOPs:
   (one gather before and after the scan), so it starts at the true end of every
   sequence and the recurrence itself needs no masking: frames past a sequence's
   end come after all of its real frames in both directions and cannot reach them;
-- the scan is unrolled (fewer loop trips).
+- the scan is unrolled (fewer loop trips);
+- the gradient is written by hand (`_recurrence`'s custom VJP): the backward
+  loop only propagates the gate gradients through the hidden state, and the
+  recurrent kernel's gradient is one matmul over all timesteps after it, where
+  autodiff would accumulate a small outer product into the kernel every step;
+- the reversal's gradient is the same gather (it is its own inverse), where
+  autodiff would scatter-add, which is slow on CPU.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -40,7 +47,100 @@ def reverse_within_lengths(x: jax.Array, lengths: jax.Array) -> jax.Array:
   """`x [B, T, ...]` with each row's first `lengths[b]` frames reversed, the rest kept."""
   t = jnp.arange(x.shape[1])[None]
   index = jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
-  return jnp.take_along_axis(x, index.reshape(index.shape + (1,) * (x.ndim - 2)), axis=1)
+  return _permute_frames(x, index.reshape(index.shape + (1,) * (x.ndim - 2)))
+
+
+@jax.custom_vjp
+def _permute_frames(x: jax.Array, index: jax.Array) -> jax.Array:
+  """Frames of `x` gathered by `index`, a permutation that is its own inverse."""
+  return jnp.take_along_axis(x, index, axis=1)
+
+
+def _permute_frames_fwd(x, index):
+  return _permute_frames(x, index), index
+
+
+def _permute_frames_bwd(index, grad):
+  return _permute_frames(grad, index), None
+
+
+_permute_frames.defvjp(_permute_frames_fwd, _permute_frames_bwd)
+
+
+def _cell(z: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """One LSTM update from the gate pre-activations: (gate activations, c, h)."""
+  i, f, g, o = jnp.split(z, 4, axis=-1)
+  acts = jnp.concatenate([jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g),
+                          jax.nn.sigmoid(o)], axis=-1)
+  i, f, g, o = jnp.split(acts, 4, axis=-1)
+  c = f * c + i * g
+  return acts, c, o * jnp.tanh(c)
+
+
+def _scan_blocks(body, carry, xs: tuple[jax.Array, ...]):
+  """`lax.scan` over arrays [blocks, size, ...], each block's `size` steps unrolled by hand.
+
+  Not scan's `unroll`, which cannot split a symbolic frame count (shape-polymorphic
+  export); the caller pads the frames to whole blocks.
+  """
+  def block(carry, block_xs):
+    ys = []
+    for x in zip(*block_xs):
+      carry, y = body(carry, x)
+      ys.append(y)
+    return carry, jax.tree.map(lambda *leaves: jnp.stack(leaves), *ys)
+  return jax.lax.scan(block, carry, xs)
+
+
+def _forward(proj: jax.Array, w_rec: jax.Array):
+  """The recurrence over `proj [blocks, size, 2, B, 4H]`: hidden states, cells, gates."""
+  def step(carry, inputs):
+    (z,), (c, h) = inputs, carry
+    acts, c, h = _cell(z + jnp.einsum("kbh,khg->kbg", h, w_rec), c)
+    return (c, h), (h, c, acts)
+  zeros = jnp.zeros(proj.shape[2:-1] + (w_rec.shape[1],), proj.dtype)
+  return _scan_blocks(step, (zeros, zeros), (proj,))[1]
+
+
+@jax.custom_vjp
+def _recurrence(proj: jax.Array, w_rec: jax.Array) -> jax.Array:
+  """Hidden states `[blocks, size, 2, B, H]` of both directions from their input projections."""
+  return _forward(proj, w_rec)[0]
+
+
+def _recurrence_fwd(proj, w_rec):
+  hs, cs, acts = _forward(proj, w_rec)
+  return hs, (w_rec, hs, cs, acts)
+
+
+def _recurrence_bwd(residuals, grad_hs):
+  w_rec, hs, cs, acts = residuals
+  shape = hs.shape
+  flat = lambda a: a.reshape((-1,) + a.shape[2:])  # [blocks, size, ...] -> [T, ...]
+  zeros = jnp.zeros_like(hs[0, 0])
+  # The state each step started from: zeros, then the previous step's.
+  previous = lambda a: jnp.concatenate([zeros[None], flat(a)[:-1]]).reshape(shape)
+  h_prev, c_prev = previous(hs), previous(cs)
+
+  def step(carry, inputs):
+    dh_next, dc_next = carry
+    grad_h, c, c_before, acts = inputs
+    i, f, g, o = jnp.split(acts, 4, axis=-1)
+    tanh_c = jnp.tanh(c)
+    dh = grad_h + dh_next
+    dc = dc_next + dh * o * (1 - tanh_c ** 2)
+    dz = jnp.concatenate([dc * g * i * (1 - i), dc * c_before * f * (1 - f),
+                          dc * i * (1 - g ** 2), dh * tanh_c * o * (1 - o)], axis=-1)
+    return (jnp.einsum("kbg,khg->kbh", dz, w_rec), dc * f), dz
+
+  reverse = lambda a: a[::-1, ::-1]
+  _, dz = _scan_blocks(step, (zeros, zeros),
+                       tuple(map(reverse, (grad_hs, cs, c_prev, acts))))
+  dz = reverse(dz)
+  return dz, jnp.einsum("tkbh,tkbg->khg", flat(h_prev), flat(dz))
+
+
+_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
 class BiLSTM(nn.Module):
@@ -73,29 +173,12 @@ class BiLSTM(nn.Module):
     backward = reverse_within_lengths(proj[:, :, 1], lengths)
     proj = jnp.stack([proj[:, :, 0], backward], axis=0).transpose(2, 0, 1, 3)  # [T, 2, B, 4H]
 
-    def step(carry, z):
-      c, h = carry
-      z = z + jnp.einsum("kbh,khg->kbg", h, w_rec)
-      i, f, g, o = jnp.split(z, 4, axis=-1)
-      c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-      h = jax.nn.sigmoid(o) * jnp.tanh(c)
-      return (c, h), h
-
-    def block(carry, zs):
-      hs = []
-      for z in zs:
-        carry, h = step(carry, z)
-        hs.append(h)
-      return carry, jnp.stack(hs)
-
-    # Unrolled by hand rather than with scan's `unroll`, which cannot split a
-    # symbolic frame count (shape-polymorphic export): the frames are padded to
-    # whole blocks, and padding after a sequence's end cannot reach its frames.
+    # Frames padded to whole unrolled blocks: padding after a sequence's end
+    # cannot reach its frames.
     size = min(self.unroll, max(frames, 1)) if isinstance(frames, int) else self.unroll
     blocks = -(-frames // size)
     proj = jnp.concatenate([proj, jnp.zeros((blocks * size - frames,) + proj.shape[1:], dtype)])
-    zeros = jnp.zeros((2, batch, hidden), dtype)
-    _, hs = jax.lax.scan(block, (zeros, zeros), proj.reshape((blocks, size) + proj.shape[1:]))
+    hs = _recurrence(proj.reshape((blocks, size) + proj.shape[1:]), w_rec)
     hs = hs.reshape((blocks * size,) + hs.shape[2:])[:frames]
     hs = hs.transpose(1, 2, 0, 3)  # [2, B, T, H]
     out = jnp.concatenate([hs[0], reverse_within_lengths(hs[1], lengths)], axis=-1)
