@@ -230,20 +230,20 @@ def htr_compiles(repeats: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # Peer side.
 # ---------------------------------------------------------------------------
-def _peer_model():
+def _peer_model(packed: bool = True):
   import torch
 
   from bench import peer_torch
   from htr.data.alphabet import Alphabet
   torch.manual_seed(0)
-  return peer_torch.SeedModel(Alphabet.named("iam_ondb").num_classes)
+  return peer_torch.SeedModel(Alphabet.named("iam_ondb").num_classes, packed=packed)
 
 
 def peer_train(repeats: int) -> dict[str, Any]:
   import torch
 
   from bench import peer_torch
-  model = _peer_model()
+  model = _peer_model(packed=False)  # The peer's fast path (see peer_torch).
   lengths = inputs.bucketed_batch_lengths(BATCH)
   labels, label_lengths = inputs.label_batch(lengths, model.fc.out_features)
   # The seed's collate pads to the longest line of the batch.

@@ -47,3 +47,15 @@ def test_torch_peer_has_the_seed_architecture():
   labels = torch.tensor([[1, 2, 3], [4, 5, 0]])
   loss = peer_torch.train_step_fn(model)(x, lengths, labels, torch.tensor([3, 2]))
   assert np.isfinite(loss)
+
+
+def test_torch_peer_padded_path_equals_packed_on_full_rows():
+  """`packed=False` (the peer's fast training path) computes the same when nothing is padded."""
+  torch = pytest.importorskip("torch")
+  from bench import peer_torch
+  torch.manual_seed(0)
+  model = peer_torch.SeedModel(11, hidden=8, channels=(4, 4, 4)).eval()
+  x, lengths = torch.randn(2, 9, 4), torch.tensor([9, 9])
+  packed = model(x, lengths)
+  model.packed = False
+  torch.testing.assert_close(model(x, lengths), packed)
