@@ -25,6 +25,7 @@ from clu import metric_writers, periodic_actions
 
 from htr import sharding
 from htr.data import pipeline
+from htr.progress_report import ReportProgress
 from htr.tasks import Task, get_task
 
 
@@ -314,8 +315,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   # -- Loop ---------------------------------------------------------------
   start = int(state.step)
-  report = periodic_actions.ReportProgress(num_train_steps=config.num_train_steps,
-                                           writer=writer, every_steps=config.log_every)
+  report = ReportProgress(num_train_steps=config.num_train_steps, writer=writer,
+                          every_steps=config.log_every)
   hooks = [report]
   if jax.process_index() == 0 and config.profile:
     hooks.append(periodic_actions.Profile(num_profile_steps=5, logdir=workdir))
