@@ -43,6 +43,7 @@ def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.Config
   config.eval_max_batches = config_dict.placeholder(int)  # At most this many eval batches.
   config.checkpoint_every = 500      # Steps between checkpoints without evaluation.
   config.keep_checkpoints = 3        # Latest checkpoints kept for resuming.
+  config.init_from = config_dict.placeholder(str)  # Fine-tune: start from this workdir's best.
   config.early_stopping_patience = 0  # Stop after N evals without improvement (0: never).
   config.profile = False             # Write a profiler trace of a few steps to the workdir.
   config.mesh = (("data", -1), ("model", 1))  # Device mesh; -1: all remaining devices.

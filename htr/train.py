@@ -187,6 +187,28 @@ def _latest_task_metadata(workdir: str) -> dict[str, Any] | None:
                          ).meta["task"]
 
 
+def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+  return {jax.tree_util.keystr(path): leaf.shape
+          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def _initialized_from(state: TrainState, shardings: TrainState, source: str,
+                      variables: dict[str, Any]) -> TrainState:
+  """`state` with the parameters and model state of `source`'s best checkpoint."""
+  variables = dict(variables)
+  params = variables.pop("params")
+  for name, ours, theirs in (("params", state.params, params),
+                             ("model state", state.model_state, variables)):
+    ours, theirs = _shapes(ours), _shapes(theirs)
+    if ours != theirs:
+      differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+      raise ValueError(f"init_from={source}: its {name} do not fit this model at "
+                       f"{differing[:6]} (shapes {[theirs.get(k) for k in differing[:6]]} "
+                       f"vs {[ours.get(k) for k in differing[:6]]}); use its config.model")
+  return state.replace(params=jax.device_put(params, shardings.params),
+                       model_state=jax.device_put(variables, shardings.model_state))
+
+
 def _meta(config, task: Task, progress: Progress) -> dict[str, Any]:
   return {"config": config.to_dict(), "task": task.metadata(),
           "progress": dataclasses.asdict(progress)}
@@ -256,8 +278,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """
   workdir = os.path.abspath(workdir)
   os.makedirs(workdir, exist_ok=True)
-  # A resumed run rebuilds its task from the checkpoint (e.g. the same vocabulary).
-  task = get_task(config, _latest_task_metadata(workdir))
+  # A resumed run rebuilds its task from the checkpoint (e.g. the same vocabulary), and
+  # so does a run that starts from another run's weights (fine-tuning).
+  task_metadata = _latest_task_metadata(workdir)
+  source_variables = None
+  if task_metadata is None and config.get("init_from"):
+    source_task, source_variables, _ = restore_for_inference(config.init_from)
+    task_metadata = source_task.metadata()
+  task = get_task(config, task_metadata)
   mesh = sharding.create_mesh(config.mesh)
   batch_shard = sharding.batch_sharding(mesh)
   for size, what in ((config.batch_size, "batch_size"), (config.eval_batch_size,
@@ -297,6 +325,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     state = restored.state
     progress = Progress(**restored.meta["progress"])
     logging.info("Resumed from step %d in %s", step, workdir)
+  elif config.get("init_from"):
+    state = _initialized_from(state, state_shardings, config.init_from, source_variables)
+    logging.info("Initialised from the best checkpoint of %s", config.init_from)
 
   train_step = jax.jit(make_train_step(task, tx, jax.random.key(config.seed + 1),
                                        config.compute_dtype),

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from htr import train
+from htr import sharding, train
 from htr.data import pipeline
 from htr.tasks import get_task
 
@@ -59,6 +59,33 @@ def test_resume_continues_bit_for_bit(data_dir, tmp_path):
   a = train.restore_for_inference(str(straight), which="checkpoints")[1]
   b = train.restore_for_inference(str(resumed), which="checkpoints")[1]
   jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_init_from_starts_from_another_runs_best_weights(data_dir, tmp_path):
+  source = tmp_path / "source"
+  train.train_and_evaluate(_tiny(data_dir, num_train_steps=2), str(source))
+  # A zero learning rate keeps the starting weights, so they can be compared.
+  tuned = tmp_path / "tuned"
+  train.train_and_evaluate(_tiny(data_dir, init_from=str(source), num_train_steps=1,
+                                 **{"optimizer.learning_rate": 0.0}), str(tuned))
+  start = train.restore_for_inference(str(source))[1]["params"]
+  after = train.restore_for_inference(str(tuned), which="checkpoints")[1]["params"]
+  jax.tree.map(np.testing.assert_array_equal, start, after)
+  # ... which are not the weights this config's seed starts from.
+  assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, start, _init(data_dir))))
+
+  with pytest.raises(ValueError, match="init_from=.*do not fit this model"):
+    train.train_and_evaluate(_tiny(data_dir, init_from=str(source),
+                                   **{"model.lstm_units": (8,)}), str(tmp_path / "wider"))
+
+
+def _init(data_dir):
+  """The parameters a fresh run of the tiny config starts from."""
+  config = _tiny(data_dir)
+  task = get_task(config)
+  mesh = sharding.create_mesh(config.mesh)
+  state, _ = train.create_state(task, train.make_optimizer(config), mesh, config)
+  return state.params
 
 
 def test_compiles_once_per_bucket(data_dir):
