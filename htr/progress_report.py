@@ -27,10 +27,13 @@ class ReportProgress(periodic_actions.ReportProgress):
       self._first = (step, t)
     super()._init_and_check(step, t)
 
+  def _window_rate(self, step: int, t: float) -> float:
+    """Steps per second since the last report."""
+    return (step - self._previous_step) / max(t - self._previous_time, 1e-9)
+
   def message(self, step: int, t: float) -> str:
     """'1.23 steps/s, 40.0% (400/1000), ETA: 8m (12m : 5.0% eval)' at `step`, time `t`."""
-    window = (step - self._previous_step) / max(t - self._previous_time, 1e-9)
-    text = f"{window:.3g} steps/s"
+    text = f"{self._window_rate(step, t):.3g} steps/s"
     if self._num_train_steps:
       first_step, first_time = self._first
       overall = (step - first_step) / max(t - first_time, 1e-9)
@@ -47,6 +50,5 @@ class ReportProgress(periodic_actions.ReportProgress):
   def _apply(self, step: int, t: float):
     platform.work_unit().set_notes(self.message(step, t))
     if self._writer is not None:
-      steps_per_sec = (step - self._previous_step) / max(t - self._previous_time, 1e-9)
-      self._writer.write_scalars(step, {"steps_per_sec": steps_per_sec,
+      self._writer.write_scalars(step, {"steps_per_sec": self._window_rate(step, t),
                                         "uptime": t - self._t0})

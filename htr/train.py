@@ -202,9 +202,9 @@ def _initialized_from(state: TrainState, shardings: TrainState, source: str,
     ours, theirs = _shapes(ours), _shapes(theirs)
     if ours != theirs:
       differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-      raise ValueError(f"init_from={source}: its {name} do not fit this model at "
-                       f"{differing[:6]} (shapes {[theirs.get(k) for k in differing[:6]]} "
-                       f"vs {[ours.get(k) for k in differing[:6]]}); use its config.model")
+      shown = {k: (theirs.get(k), ours.get(k)) for k in differing[:6]}
+      raise ValueError(f"init_from={source}: its {name} do not fit this model (path: its "
+                       f"shape, this model's): {shown}; use its config.model")
   return state.replace(params=jax.device_put(params, shardings.params),
                        model_state=jax.device_put(variables, shardings.model_state))
 
@@ -325,7 +325,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     state = restored.state
     progress = Progress(**restored.meta["progress"])
     logging.info("Resumed from step %d in %s", step, workdir)
-  elif config.get("init_from"):
+  elif source_variables is not None:
     state = _initialized_from(state, state_shardings, config.init_from, source_variables)
     logging.info("Initialised from the best checkpoint of %s", config.init_from)
 
