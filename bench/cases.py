@@ -3,7 +3,7 @@
 A case function takes the number of timed repeats and returns a dict with the
 figure (`value`, in the case's unit), the per-repeat seconds, and the seconds
 spent compiling (htr: jit lower + compile; the eager peer: 0) and in the first
-(warm-up) call, which are excluded from the medians.
+(warm-up) call, which are excluded from the medians (see `timed`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ PREPROCESS_LINES = 48
 EPOCH_LINES = 256
 RESAMPLE_SPACING = 0.1
 FEATURES = ("dx", "dy", "dt", "pen_up")
+WARMUP_S = 1.0  # Untimed calls before measuring, at least one.
+MIN_MEASURE_S = 1.0  # Timed calls continue past `repeats` until this much time is measured.
 _CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "online_ctc.py"
 
 
@@ -33,12 +35,20 @@ _CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "online_c
 # Timing.
 # ---------------------------------------------------------------------------
 def timed(fn: Callable[[], Any], repeats: int, *, compile_s: float = 0.0) -> dict[str, Any]:
-  """Runs `fn` once to warm up, then `repeats` times; seconds of each."""
+  """Seconds of `repeats` calls of `fn` (more, to fill MIN_MEASURE_S), after warming up.
+
+  The first call is reported as the warm-up; further untimed calls follow until
+  WARMUP_S has passed, because a millisecond case is still speeding up over its
+  first dozen calls (caches, thread pools, CPU clocks) and a median of five
+  would report that, not the steady state. Slow cases get their one warm-up call.
+  """
   start = time.perf_counter()
   fn()
   warmup = time.perf_counter() - start
+  while time.perf_counter() - start < WARMUP_S:
+    fn()
   times = []
-  for _ in range(repeats):
+  while len(times) < repeats or sum(times) < MIN_MEASURE_S:
     start = time.perf_counter()
     fn()
     times.append(time.perf_counter() - start)
