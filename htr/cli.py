@@ -1,6 +1,7 @@
 """The `htr` command: use trained models from the shell.
 
   htr recognize --workdir=DIR FILE [FILE ...]    ink (InkML or IAM-OnDB XML) -> text
+  htr recognize --saved_model=DIR FILE [...]     the same through an exported SavedModel
   htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
   htr classify --workdir=DIR IMAGE [IMAGE ...]   drawn characters -> top-5 with probabilities
   htr classify --line --workdir=DIR IMAGE        a line of separated characters -> text
@@ -11,17 +12,39 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from htr.errors import InputError
 
+_EXPORTED_BATCH = 16  # Files per SavedModel call.
+
 
 def _recognize(args) -> int:
+  if args.saved_model:
+    return _recognize_exported(args)
   from htr.recognize import Recognizer, read_ink
   inks = [read_ink(path) for path in args.files]
   recognizer = Recognizer(args.workdir, beam_width=args.beam_width, lm_path=args.lm)
   for path, result in zip(args.files, recognizer(inks, ids=args.files)):
     print(f"{path}\t{result.text}\t{result.confidence:.3f}")
+  return 0
+
+
+def _recognize_exported(args) -> int:
+  """What `htr serve` would answer, without a server: the graph's greedy decoding."""
+  from htr.recognize import read_ink
+  from htr.serve.models import load_model
+  if args.beam_width is not None or args.lm is not None:
+    raise InputError("--beam_width and --lm need --workdir: an exported model decodes "
+                     "greedily in its graph")
+  model = load_model(os.path.basename(os.path.normpath(args.saved_model)), args.saved_model)
+  examples = [model.prepare_ink(read_ink(path), path) for path in args.files]
+  for start in range(0, len(examples), _EXPORTED_BATCH):
+    results = model.run(examples[start:start + _EXPORTED_BATCH])
+    for path, result in zip(args.files[start:], results):
+      confidence = result.get("confidence")
+      print(f"{path}\t{result['text']}\t" + ("-" if confidence is None else f"{confidence:.3f}"))
   return 0
 
 
@@ -69,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
   commands = parser.add_subparsers(dest="command", required=True)
   recognize = commands.add_parser("recognize", help="ink files -> text and confidence")
   recognize.add_argument("files", nargs="+", help="InkML or IAM-OnDB line XML files")
-  recognize.add_argument("--workdir", required=True, help="a trained workdir")
+  source = recognize.add_mutually_exclusive_group(required=True)
+  source.add_argument("--workdir", help="a trained workdir (its best checkpoint)")
+  source.add_argument("--saved_model", help="an export (WORKDIR/export: its default "
+                      "variant) or one SavedModel folder")
   recognize.add_argument("--beam_width", type=int, default=None,
                          help="CTC prefix beam search width (default: the config's)")
   recognize.add_argument("--lm", default=None, help="character n-gram LM file for the beam")

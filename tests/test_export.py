@@ -86,6 +86,31 @@ def test_ink_saved_model_matches_the_recognizer(ink_export, tmp_path):
   assert set(sizes) == set(export.WEIGHT_FORMATS) and all(s > 0 for s in sizes.values())
 
 
+def test_htr_recognize_reads_ink_files_through_the_saved_model(ink_export, tmp_path, capsys):
+  from htr import cli
+  from htr.ink import inkml
+  from htr.recognize import Recognizer, read_ink
+  workdir, _ = ink_export
+  rng = np.random.default_rng(5)
+  paths = []
+  for i in range(3):
+    ink = synthetic.write_line(synthetic.sample_line(rng, max_words=2),
+                               synthetic.sample_writer(rng), rng)
+    paths.append(str(tmp_path / f"line{i}.inkml"))
+    inkml.write_inkml(ink, {}, paths[-1])
+  export_dir = os.path.join(workdir, "export")
+  assert cli.main(["recognize", f"--saved_model={export_dir}", *paths]) == 0
+  rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+  expected = Recognizer(workdir)([read_ink(p) for p in paths])
+  assert [row[0] for row in rows] == paths
+  assert [row[1] for row in rows] == [e.text for e in expected]
+  np.testing.assert_allclose([float(row[2]) for row in rows],
+                             [e.confidence for e in expected], atol=1e-3)
+  # Beam search lives in the Python recognizer, not in the graph: refused, not ignored.
+  assert cli.main(["recognize", f"--saved_model={export_dir}", "--beam_width=4", paths[0]]) == 2
+  assert "--beam_width and --lm need --workdir" in capsys.readouterr().err
+
+
 def test_metadata_describes_signature_and_preprocessing(ink_export):
   workdir, metadata = ink_export
   with open(os.path.join(workdir, "export", "metadata.json")) as f:
