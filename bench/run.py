@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--cases", default=",".join(c.name for c in registry.CASES))
-  parser.add_argument("--repeats", type=int, default=5, help="timed repeats per case (at least; see bench.cases.timed)")
+  parser.add_argument("--repeats", type=int, default=5,
+                      help="timed repeats per case, at least (bench.cases.timed)")
   parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
   parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
   args = parser.parse_args(argv)
