@@ -72,29 +72,26 @@ def test_init_from_starts_from_another_runs_best_weights(data_dir, tmp_path):
   after = train.restore_for_inference(str(tuned), which="checkpoints")[1]["params"]
   jax.tree.map(np.testing.assert_array_equal, start, after)
   # ... which are not the weights this config's seed starts from.
-  assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, start, _init(data_dir))))
+  fresh = _fresh(_tiny(data_dir))[3].params
+  assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, start, fresh)))
 
   with pytest.raises(ValueError, match="init_from=.*do not fit this model"):
     train.train_and_evaluate(_tiny(data_dir, init_from=str(source),
                                    **{"model.lstm_units": (8,)}), str(tmp_path / "wider"))
 
 
-def _init(data_dir):
-  """The parameters a fresh run of the tiny config starts from."""
-  config = _tiny(data_dir)
+def _fresh(config):
+  """(task, optimizer, mesh, initial state) of a new run of `config`."""
   task = get_task(config)
+  tx = train.make_optimizer(config)
   mesh = sharding.create_mesh(config.mesh)
-  state, _ = train.create_state(task, train.make_optimizer(config), mesh, config)
-  return state.params
+  state, _ = train.create_state(task, tx, mesh, config)
+  return task, tx, mesh, state
 
 
 def test_compiles_once_per_bucket(data_dir):
   config = _tiny(data_dir)
-  task = get_task(config)
-  tx = train.make_optimizer(config)
-  from htr import sharding
-  mesh = sharding.create_mesh(config.mesh)
-  state, shardings = train.create_state(task, tx, mesh, config)
+  task, tx, mesh, state = _fresh(config)
   step = chex.assert_max_traces(train.make_train_step(task, tx, jax.random.key(0)), n=2)
   step = jax.jit(step, donate_argnums=0)
   for length in (128, 192, 128, 192, 128):
