@@ -59,3 +59,16 @@ def test_windows_round_trip_and_relative_index_is_symmetric_in_range():
   index = swin.relative_position_index(3, 5)
   assert index.shape == (15, 15) and index.min() == 0 and index.max() == 5 * 9 - 1
   assert len(set(np.diag(index))) == 1  # Zero offset: one table row.
+
+
+def test_absolute_positions_tell_identical_patches_apart():
+  """A blank image's patches are all alike; only the 2-D positions can separate them."""
+  image = jnp.zeros((1, 32, 64, 1))
+  width = jnp.array([64])
+  memories = {}
+  for absolute in (False, True):
+    model = _model(absolute_positions=absolute)
+    variables = model.init(jax.random.key(1), image, width)
+    memories[absolute] = np.asarray(model.apply(variables, image, width)[0][0])  # [M, C]
+  spread = {k: np.abs(m - m[0]).max() for k, m in memories.items()}
+  assert spread[False] < 1e-5 and spread[True] > 0.1

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from htr.models.transformer_decoder import Model, sinusoidal
+from htr.models.transformer_decoder import Model
 
 
 def _model(positions="sinusoidal", dtype=None):
@@ -60,9 +60,3 @@ def test_bfloat16_computation_keeps_float32_parameters():
   logits = jax.jit(model.apply)(variables, image, jnp.array([32]), tokens)
   assert logits.dtype == jnp.float32 and np.all(np.isfinite(logits))
 
-
-def test_sinusoidal_table():
-  table = sinusoidal(50, 8)
-  np.testing.assert_allclose(table[0], [0, 1] * 4)
-  assert np.all(np.abs(table) <= 1)
-  np.testing.assert_allclose(table[10, 0], np.sin(10.0))

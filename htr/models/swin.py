@@ -8,7 +8,9 @@ masked as attention KEYS and zeroed at every stage boundary, so the features of
 real positions do not depend on the bucket an image was padded to.
 
 The output is a flat memory `[B, H'*W', C]` with its validity mask `[B, H'*W']`,
-what a Transformer decoder's cross-attention needs.
+what a Transformer decoder's cross-attention needs. Fixed 2-D sinusoidal positions
+are added to it: window attention only knows offsets inside a window, so without
+them a decoder could not tell where in the image (left of what) a feature is.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from htr.models.positions import sinusoidal_2d
 
 # Added to masked attention logits (softmax runs in float32: finite, never NaN).
 _NEG = -1e9
@@ -175,6 +179,7 @@ class Swin(nn.Module):
     window: window side; clamped per stage to the feature map's height.
     mlp_ratio: MLP hidden width / channels.
     dropout: dropout on residual branches.
+    absolute_positions: add fixed 2-D sinusoidal positions (row, column) to the output.
     dtype: computation dtype (None: that of the inputs and parameters).
   """
 
@@ -185,6 +190,7 @@ class Swin(nn.Module):
   window: int = 8
   mlp_ratio: float = 4.0
   dropout: float = 0.0
+  absolute_positions: bool = True
   dtype: Any = None
 
   @nn.compact
@@ -215,4 +221,6 @@ class Swin(nn.Module):
       valid = valid[:, :h, :w]
     x = nn.LayerNorm(dtype=self.dtype, name="norm")(x)
     b, h, w, c = x.shape
+    if self.absolute_positions:
+      x = x + jnp.asarray(sinusoidal_2d(h, w, c), x.dtype) * valid[..., None].astype(x.dtype)
     return x.reshape(b, h * w, c), valid.reshape(b, h * w)

@@ -25,18 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from htr.models.positions import sinusoidal
+
 Cache = dict[str, Any]
 _NEG = -1e9  # Added to masked attention logits (the softmax runs in float32).
-
-
-def sinusoidal(length: int, dim: int) -> np.ndarray:
-  """[length, dim] fixed positional encodings (Vaswani et al. 2017)."""
-  pos = np.arange(length)[:, None]
-  freq = np.exp(-np.log(10000.0) * np.arange(0, dim, 2) / dim)
-  table = np.zeros((length, dim), np.float32)
-  table[:, 0::2] = np.sin(pos * freq)
-  table[:, 1::2] = np.cos(pos * freq)[:, : dim // 2]
-  return table
 
 
 def attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
