@@ -77,15 +77,6 @@ def _classify(args) -> int:
   return 0
 
 
-def _latex(args) -> int:
-  from htr.recognize import Recognizer, read_ink
-  inks = [read_ink(path) for path in args.files]
-  recognizer = Recognizer(args.workdir, beam_width=args.beam_width)
-  for path, result in zip(args.files, recognizer(inks, ids=args.files)):
-    print(f"{path}\t{result.text}\t{result.confidence:.3f}")
-  return 0
-
-
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog="htr", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
   latex.add_argument("--workdir", required=True, help="a trained workdir (task=seq2seq)")
   latex.add_argument("--beam_width", type=int, default=None,
                      help="beam search width (default: the config's; 1: greedy)")
-  latex.set_defaults(run=_latex)
+  latex.set_defaults(run=_recognize, saved_model=None, lm=None)  # The same Recognizer.
   from htr.serve import server
   serve = commands.add_parser("serve", help="HTTP API and drawing page over exported models")
   server.add_arguments(serve)
