@@ -154,7 +154,8 @@ def build_module(serving: Serving, variables: dict[str, Any], weights: str = "fl
       strings = tf.gather(vocabulary, raw[ids_key])
       if lengths_key is not None:
         keep = tf.sequence_mask(raw[lengths_key], tf.shape(strings)[1])
-        strings = tf.strings.reduce_join(tf.where(keep, strings, ""), axis=1)
+        strings = tf.strings.reduce_join(tf.ragged.boolean_mask(strings, keep), axis=1,
+                                        separator=serving.separator)
       out[name] = tf.identity(strings, name=name)
     return out
 

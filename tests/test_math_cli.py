@@ -1,4 +1,5 @@
-"""A trained math workdir end to end: its own vocabulary on restore, evaluation, `htr latex`."""
+"""A trained math workdir end to end: its own vocabulary on restore, evaluation, `htr latex`,
+the SavedModel export and its served predictions."""
 
 import importlib.util
 import json
@@ -8,6 +9,7 @@ import pytest
 
 from htr import cli, train
 from htr.data import pipeline
+from htr.errors import InputError
 from htr.ink import inkml
 from htr.ink.records import as_text, record_to_ink
 from htr.tasks import seq2seq
@@ -50,3 +52,27 @@ def test_htr_latex_prints_latex_and_score(workdir, data_dir, tmp_path, capsys):
   name, latex, score = capsys.readouterr().out.rstrip("\n").split("\t")
   assert name == path and isinstance(latex, str) and 0.0 <= float(score) <= 1.0
   assert cli.main(["latex", "--workdir", workdir[1], str(tmp_path / "missing.inkml")]) == 2
+
+
+def test_saved_model_reads_latex_like_the_recognizer(workdir, data_dir):
+  """The export renders on the host, pads to the widest bucket and decodes in the graph:
+  the same LaTeX and confidence as the checkpoint, for inks of several widths at once."""
+  from htr import export
+  from htr.recognize import Recognizer
+  from htr.serve.models import load_model
+  metadata = export.export(workdir[1], weight_formats=("float32",))
+  assert metadata["input_kind"] == "image"
+  assert set(metadata["signature"]["outputs"]) == {"latex", "confidence"}
+  source = pipeline.load_source("synthetic_math/tiny", "test", data_dir=data_dir)
+  inks = [record_to_ink(source[i]["ink"]) for i in range(5)]
+  model = load_model("math", os.path.join(workdir[1], "export"))
+  assert model.kind == "image_latex" and model.accepts == ["ink"]
+  examples = [model.prepare_ink(ink, f"ink {i}") for i, ink in enumerate(inks)]
+  assert len({int(e["image_width"]) for e in examples}) > 1
+  served = model.run(examples)
+  expected = Recognizer(workdir[1])(inks)
+  assert [r["text"] for r in served] == [r.text for r in expected]
+  for got, want in zip(served, expected):
+    assert abs(got["confidence"] - want.confidence) < 1e-4
+  with pytest.raises(InputError, match="reads ink"):
+    model.prepare_image(examples[0]["image"], "upload")

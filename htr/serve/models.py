@@ -4,8 +4,9 @@ A model folder is either one SavedModel (saved_model.pb, variables/, and the
 export's assets/metadata.json) or an export folder (metadata.json listing
 variants such as float32/ and int8/, each a SavedModel); the latter serves its
 default variant unless another is asked for. The metadata says what the
-signature takes ("ink": points [b, n, 4] + lengths [b]; "image": pixels) and
-the model's kind follows from what it returns (text, LaTeX or top classes).
+signature takes ("ink": points [b, n, 4] + lengths [b]; "image": pixels, which math
+models render from ink on the host with their `pp_predict`) and the model's kind
+follows from what it returns (text, LaTeX or top classes).
 
 Requests are prepared one by one on the event loop's side (validation, host
 preprocessing), then run in batches. A batch is padded to a few shapes: batch
@@ -20,6 +21,7 @@ Attributes:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -79,8 +81,18 @@ class ServedModel:
   @property
   def accepts(self) -> list[str]:
     """What its endpoints take, the signature's own input first: ink can be rendered
-    for image models, images cannot become ink."""
-    return ["image", "ink"] if self.input_kind == "image" else ["ink"]
+    for image models, images cannot become ink (nor the rendering a math model trained on)."""
+    return ["image", "ink"] if self.input_kind == "image" and not self._renders_ink else ["ink"]
+
+  @property
+  def _renders_ink(self) -> bool:
+    """Math models: ink is rendered on the host by the training ops (`pp_predict`)."""
+    return self.metadata.get("settings", {}).get("host_preprocess") == "pp_predict"
+
+  @functools.cached_property
+  def _pp_predict(self):
+    from htr.data import registry
+    return registry.build(self.metadata["settings"]["pp_predict"])
 
   def info(self) -> dict[str, Any]:
     return {"name": self.name, "kind": self.kind, "inputs": self.accepts,
@@ -90,11 +102,13 @@ class ServedModel:
     shape = self.metadata["signature"]["inputs"]["image"]["shape"]
     return int(shape[1]), int(shape[2])
 
-  def prepare_ink(self, ink: Ink, where: str) -> np.ndarray:
+  def prepare_ink(self, ink: Ink, where: str) -> np.ndarray | dict[str, np.ndarray]:
     """A validated ink -> the example `run` takes (points, or a rendered image)."""
     validate(ink, sample_id=where)
     if self.input_kind == "ink":
       return ink_points(ink)
+    if self._renders_ink:
+      return self._render(ink, where)
     from htr.ink import render
     height, _ = self._image_shape()
     # Drawn 4x larger than the model's input with a pen of 1/16 of the glyph box,
@@ -102,9 +116,20 @@ class ServedModel:
     image = render.render(ink, size=4 * height, pen_width=height / 4)
     return self.prepare_image(image, where)
 
+  def _render(self, ink: Ink, where: str) -> dict[str, np.ndarray]:
+    """Ink -> the training render, zero-padded on the right to the signature's width."""
+    from htr.ink.records import ink_to_record
+    example = self._pp_predict({"id": where, "ink": ink_to_record(ink)},
+                               np.random.default_rng(0))  # Unused by inference ops.
+    height, max_width = self._image_shape()
+    rendered = example["image"][..., 0]
+    image = np.zeros((height, max_width), np.float32)
+    image[:, :rendered.shape[1]] = rendered
+    return {"image": image, "image_width": np.int32(rendered.shape[1])}
+
   def prepare_image(self, image: np.ndarray, where: str) -> np.ndarray:
     """A decoded upload -> the example `run` takes (the export's host preprocessing)."""
-    if self.input_kind != "image":
+    if "image" not in self.accepts:
       raise InputError(f"model {self.name!r} reads ink, not images", sample_id=where)
     from htr.image import canvas
     host = self.metadata.get("settings", {}).get("host_preprocess")
@@ -116,8 +141,14 @@ class ServedModel:
       raise InputError(e.reason, sample_id=where) from None
 
   # -- the model call: a batch at a time ------------------------------------------
-  def _inputs(self, examples: list[np.ndarray]) -> dict[str, np.ndarray]:
+  def _inputs(self, examples: list[Any]) -> dict[str, np.ndarray]:
     size = _batch_bucket(len(examples))
+    if isinstance(examples[0], dict):  # Fixed-shape arrays per signature input.
+      inputs = {k: np.zeros((size, *np.shape(v)), np.asarray(v).dtype)
+                for k, v in examples[0].items()}
+      for k, batch in inputs.items():
+        batch[:len(examples)] = [e[k] for e in examples]
+      return inputs
     if self.input_kind == "ink":
       lengths = np.ones(size, np.int32)  # Padding rows: one point at the origin.
       lengths[:len(examples)] = [len(e) for e in examples]
@@ -129,7 +160,7 @@ class ServedModel:
     images[:len(examples)] = examples
     return {"image": images}
 
-  def run(self, examples: list[np.ndarray]) -> list[dict[str, Any]]:
+  def run(self, examples: list[Any]) -> list[dict[str, Any]]:
     """Prepared examples -> one response dict (schemas.Recognition fields) each."""
     import tensorflow as tf
     inputs = {k: tf.constant(v) for k, v in self._inputs(examples).items()}
@@ -141,8 +172,11 @@ class ServedModel:
       top = [{"label": c.decode("utf-8"), "probability": float(p)}
              for c, p in zip(outputs["classes"][i], outputs["probabilities"][i])]
       return {"text": top[0]["label"], "confidence": top[0]["probability"], "top": top}
-    key = "latex" if "latex" in outputs else "text"
-    result = {"text": outputs[key][i].decode("utf-8")}
+    if "latex" in outputs:
+      from htr.data import latex
+      result = {"text": latex.normalize(outputs["latex"][i].decode("utf-8"))}
+    else:
+      result = {"text": outputs["text"][i].decode("utf-8")}
     if "confidence" in outputs:
       result["confidence"] = float(outputs["confidence"][i])
     if "char_scores" in outputs and "num_chars" in outputs:
@@ -164,7 +198,11 @@ class ServedModel:
         self.run([example] * size)
     return time.perf_counter() - start
 
-  def _warm_up_examples(self, words: int) -> list[np.ndarray]:
+  def _warm_up_examples(self, words: int) -> list[Any]:
+    if self._renders_ink:
+      height, max_width = self._image_shape()
+      return [{"image": np.zeros((height, max_width), np.float32),
+               "image_width": np.int32(height)}]
     if self.input_kind != "ink":
       return [np.zeros(self._image_shape(), np.float32)]
     examples = [np.array([[0, 0, 0, 0], [1, 1, 0.01, 0], [2, 0, 0.02, 0]], np.float32)]

@@ -38,7 +38,8 @@ class Serving:
     predict: (variables, batch) -> dict of arrays (jnp, in the graph).
     vocabulary: the string of every id of the `strings` outputs; an asset.
     strings: output name -> (ids key, lengths key or None): ids [B, L] become
-      strings [B, L], or with lengths one joined string [B] per row.
+      strings [B, L], or with lengths one string [B] per row, joined by `separator`.
+    separator: between the joined strings ("" for characters, " " for LaTeX tokens).
     outputs: output name -> predict key, for numeric outputs.
     trim: key -> lengths key: axis 1 of the batch (or of a predict output) is cut
       to the longest length in the batch, e.g. a fixed-size resampling buffer
@@ -58,6 +59,7 @@ class Serving:
   predict: Callable[[Variables, dict[str, Any]], dict[str, Any]]
   vocabulary: tuple[str, ...] = ()
   strings: dict[str, tuple[str, str | None]] = dataclasses.field(default_factory=dict)
+  separator: str = ""
   outputs: dict[str, str] = dataclasses.field(default_factory=dict)
   trim: dict[str, str] = dataclasses.field(default_factory=dict)
   trim_multiple: int = 1

@@ -157,3 +157,40 @@ class Task(base.Task):
 
   def metadata(self):
     return {"vocab": list(self.vocab.tokens)}
+
+  # -- export ---------------------------------------------------------------
+  def serving(self):
+    """Rendered ink -> LaTeX: the config's greedy or beam search, in the graph.
+
+    Rendering (`pp_predict`: anti-aliased strokes at the training height) runs on the
+    host, before the graph, as it does in training: it has no jnp port, and a fixed
+    image shape (padded to the widest bucket) is what lets a server batch requests.
+    Padding does not change a prediction (the encoder masks padded columns).
+    """
+    data = self.config.data
+    height, width = data.image_height, data.max_width
+
+    def predict(variables, batch):
+      out = self.predict(variables, batch)
+      return {**out, "confidence": jnp.exp(out["score"])}
+    return base.Serving(
+        kind="image",
+        inputs={"image": ("float32", ("b", height, width)), "image_width": ("int32", ("b",))},
+        preprocess=lambda inputs: {"image": inputs["image"][..., None],
+                                   "image_width": inputs["image_width"]},
+        batch_shapes={"image": f"(b, {height}, {width}, 1)", "image_width": "(b,)"},
+        predict=predict,
+        vocabulary=self.vocab.tokens,
+        strings={"latex": ("tokens", "token_lengths")},
+        separator=" ",
+        outputs={"confidence": "confidence"},
+        settings={"host_preprocess": "pp_predict", "pp_predict": data.pp_predict.format(**data),
+                  "image_height": height, "max_width": width,
+                  "decoder": "beam" if self.config.decode.beam_width > 1 else "greedy",
+                  "beam_width": self.config.decode.beam_width},
+        description=(
+            f"image float32 [batch, {height}, {width}]: ink rendered by pp_predict (ink 1.0 "
+            "on 0.0, left-aligned, zero-padded on the right); image_width int32 [batch]: "
+            "its real width in pixels. Returns latex string [batch] (tokens joined by one "
+            "space; htr.data.latex.normalize gives the canonical form) and confidence "
+            "float32 [batch] (exp of the length-normalised log-probability)."))
