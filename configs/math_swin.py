@@ -15,8 +15,11 @@ model size, two-way tensor parallelism and bf16 on an accelerator:
       --config.data.manual_dir=~/mathwriting --config.compute_dtype=bfloat16 \
       --workdir=/tmp/htr/mathwriting
 
-Recognise an InkML file with a trained workdir:
+Recognise an InkML file with a trained workdir, or export it and serve it (the server
+renders ink as training did and answers in LaTeX):
   htr latex --workdir=/tmp/htr/math FILE.inkml
+  python -m htr.main --workdir=/tmp/htr/math --mode=export --export_dir=/srv/htr-models/math
+  htr serve --models=/srv/htr-models
 
 Arguments (after the colon): data=synthetic|mathwriting|crohme, size=tiny|small|base,
 model_axis=N (devices per tensor-parallel group: parameters sharded over the mesh's
