@@ -32,12 +32,12 @@ def _recognize(args) -> int:
 
 
 def _recognize_exported(args) -> int:
-  """What `htr serve` would answer, without a server: the graph's greedy decoding."""
+  """What `htr serve` would answer, without a server: the search built into the graph."""
   from htr.recognize import read_ink
   from htr.serve.models import load_model
   if args.beam_width is not None or args.lm is not None:
-    raise InputError("--beam_width and --lm need --workdir: an exported model decodes "
-                     "greedily in its graph")
+    raise InputError("--beam_width and --lm need --workdir: an exported model's search "
+                     "is fixed in its graph when it is exported")
   model = load_model(os.path.basename(os.path.normpath(args.saved_model)), args.saved_model)
   examples = [model.prepare_ink(read_ink(path), path) for path in args.files]
   for start in range(0, len(examples), _EXPORTED_BATCH):

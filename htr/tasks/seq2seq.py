@@ -185,9 +185,8 @@ class Task(base.Task):
         separator=" ",
         outputs={"confidence": "confidence"},
         settings={"host_preprocess": "pp_predict", "pp_predict": data.pp_predict.format(**data),
-                  "image_height": height, "max_width": width,
-                  "decoder": "beam" if self.config.decode.beam_width > 1 else "greedy",
-                  "beam_width": self.config.decode.beam_width},
+                  "beam_width": self.config.decode.beam_width,  # 1: greedy.
+                  "length_alpha": self.config.decode.length_alpha},
         description=(
             f"image float32 [batch, {height}, {width}]: ink rendered by pp_predict (ink 1.0 "
             "on 0.0, left-aligned, zero-padded on the right); image_width int32 [batch]: "
