@@ -1,11 +1,16 @@
 """The fused BiLSTM computes what Flax's nn.Bidirectional(nn.RNN) does, with the same params."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from htr.models.bilstm import BiLSTM, from_flax_cells, reverse_within_lengths
+from htr.models.bilstm import BiLSTM, _recurrent_init, from_flax_cells, reverse_within_lengths
 from htr.models.lstm_ctc import Model, convert_flax_params
 
 
@@ -22,6 +27,35 @@ class _FlaxBiLSTM(nn.Module):
 
 def _valid(out, lengths):
   return [np.asarray(o[:n]) for o, n in zip(out, lengths)]
+
+
+def test_recurrent_kernel_is_an_orthogonal_block_per_direction_and_gate():
+  hidden = 8
+  kernel = np.asarray(_recurrent_init(jax.random.key(0), (2, hidden, 4 * hidden)))
+  blocks = [kernel[d, :, g * hidden:(g + 1) * hidden] for d in range(2) for g in range(4)]
+  for block in blocks:
+    np.testing.assert_allclose(block @ block.T, np.eye(hidden), atol=1e-5)
+  assert len({block.tobytes() for block in blocks}) == 8
+
+
+def test_seed_size_model_initialises():
+  """Three layers of 256 in one jitted init: hung with batched QRs (see _recurrent_init).
+
+  In a child process with one CPU device: the hang needs XLA's intra-op pool at its
+  real size, which the tests' 8 fake devices change.
+  """
+  script = textwrap.dedent("""
+      import jax, jax.numpy as jnp
+      from htr.models.lstm_ctc import Model
+      model = Model(num_classes=80, conv_features=(8,), conv_kernels=(3,), conv_strides=(1,),
+                    lstm_units=(256, 256, 256))
+      variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 16, 4)),
+                                      jnp.array([16]))
+      print(sum(x.size for x in jax.tree.leaves(variables)))
+  """)
+  done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=120, check=True, env={**os.environ, "XLA_FLAGS": ""})
+  assert int(done.stdout.split()[-1]) > 3 * 8 * 256 * 256
 
 
 def test_reverse_within_lengths():

@@ -35,10 +35,17 @@ GATES = ("i", "f", "g", "o")
 
 
 def _recurrent_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32):
-  """An orthogonal [H, H] block per direction and gate, like Flax's per-gate cells."""
+  """An orthogonal [H, H] block per direction and gate, like Flax's per-gate cells.
+
+  The blocks are drawn one at a time (`lax.map`), not batched (`vmap`): jaxlib's
+  batched CPU QR fans its batch out over XLA's intra-op thread pool and waits for
+  it, so two layers' batched QRs running at once on a 2-thread pool each hold a
+  thread and wait for the other's, and `init` never finishes (jax/jaxlib 0.10.2,
+  H >= 192, two or more layers). Same values either way.
+  """
   directions, hidden, gates_hidden = shape
-  blocks = jax.vmap(lambda k: nn.initializers.orthogonal()(k, (hidden, hidden), dtype))(
-      jax.random.split(key, directions * len(GATES)))
+  blocks = jax.lax.map(lambda k: nn.initializers.orthogonal()(k, (hidden, hidden), dtype),
+                       jax.random.split(key, directions * len(GATES)))
   blocks = blocks.reshape(directions, len(GATES), hidden, hidden)
   return blocks.transpose(0, 2, 1, 3).reshape(directions, hidden, gates_hidden)
 
