@@ -85,6 +85,21 @@ def test_max_width_shrinks_wide_inks():
   assert render(_formula(), height=32, pen_width=2.0, max_width=1000).shape == free.shape
 
 
+def test_max_width_also_holds_for_flat_inks():
+  """A flat ink has no height to scale by: it must still fit `max_width`."""
+  minus = Ink.from_strokes([np.array([[0, 0], [3000, 0]], float)])
+  assert render(minus, height=32, max_width=64).shape == (32, 64)
+
+
+@pytest.mark.parametrize("far", [1e8, 1e30, 1e300])
+def test_inks_spanning_too_far_are_refused(far):
+  ink = Ink.from_strokes([np.array([[0, 5], [far, 5]], float)])
+  with pytest.raises(InputError, match="would render to"):
+    render(ink, scale=1.0)
+  with pytest.raises(InputError, match="would render to"):
+    render(ink, height=64)
+
+
 def test_dense_digitiser_points_render_like_sparse_ones():
   t = np.linspace(0, np.pi, 2000)[:, None]
   dense = Ink.from_strokes([np.concatenate([10 * np.cos(t), 10 * np.sin(t)], 1)])

@@ -34,13 +34,23 @@ from htr.ink.ink import Ink
 _CORNER_COS = np.cos(np.deg2rad(30.0))
 
 
+# Larger canvases are refused: far beyond any real line or page at these scales,
+# and a few bad coordinates must not allocate gigabytes.
+_MAX_PIXELS = 64_000_000
+
+
+def _height_scale(extent: np.ndarray, height: int, margin: float) -> float:
+  """Pixels per ink unit that make the ink `height` high (1 for a flat ink)."""
+  return (height - 2 * margin) / extent[1] if extent[1] > 0 else 1.0
+
+
 def _placement(lo: np.ndarray, extent: np.ndarray, size, height, scale, margin: float,
                max_width: int | None = None) -> tuple[float, np.ndarray, tuple[int, int]]:
   """(pixels per unit, offset, (H, W)) such that ink * scale + offset fits the image."""
   if sum(x is not None for x in (size, height, scale)) != 1:
     raise ValueError("pass exactly one of size, height, scale")
-  if height is not None and max_width is not None and extent[1] > 0 and (
-      extent[0] * (height - 2 * margin) / extent[1] + 2 * margin > max_width):
+  if height is not None and max_width is not None and (
+      extent[0] * _height_scale(extent, height, margin) + 2 * margin > max_width):
     size, height = (height, max_width), None  # Too wide: shrunk into the widest image.
   if size is not None:
     h, w = (size, size) if np.isscalar(size) else size
@@ -52,12 +62,20 @@ def _placement(lo: np.ndarray, extent: np.ndarray, size, height, scale, margin: 
     offset = (np.array([w, h]) - extent * scale) / 2 - lo * scale
     return scale, offset, (int(h), int(w))
   if height is not None:
-    scale = (height - 2 * margin) / extent[1] if extent[1] > 0 else 1.0
-    width = int(np.ceil(extent[0] * scale + 2 * margin))
+    scale = _height_scale(extent, height, margin)
+    _, width = _image_size(height, extent[0] * scale + 2 * margin)
     offset = np.array([(width - extent[0] * scale) / 2, margin]) - lo * scale
     return float(scale), offset, (int(height), width)
-  w, h = np.ceil(extent * scale + 2 * margin).astype(int)
-  return float(scale), margin - lo * scale, (int(h), int(w))
+  w, h = extent * scale + 2 * margin
+  return float(scale), margin - lo * scale, _image_size(h, w)
+
+
+def _image_size(h: float, w: float) -> tuple[int, int]:
+  """(H, W) in whole pixels; refuses sizes that could only come from bad coordinates."""
+  if not np.isfinite(h * w) or h * w > _MAX_PIXELS:
+    raise InputError(f"the ink would render to {h:.4g}x{w:.4g} pixels (more than"
+                     f" {_MAX_PIXELS:,}): its coordinates span too far for this scale")
+  return int(np.ceil(h)), int(np.ceil(w))
 
 
 def _decimate(pixels: np.ndarray, starts: np.ndarray, step: float
