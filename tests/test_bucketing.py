@@ -73,6 +73,12 @@ def test_collate_of_only_skipped_examples_is_an_error():
     collate([None, None], PAD, 2)
 
 
+def test_collate_names_an_example_longer_than_every_bucket():
+  """Inference batches (htr recognize) do not pass through the dataset's length check."""
+  with pytest.raises(InputError, match="sample s1: inputs has length 17.*largest bucket 16"):
+    collate(_examples([3, 17]), PAD, 2)
+
+
 def _images(widths, height=4):
   return [{"id": f"w{i}", "image": np.full((height, w, 1), i + 1, np.float32),
            "image_width": np.int32(w)} for i, w in enumerate(widths)]

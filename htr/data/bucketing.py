@@ -113,14 +113,20 @@ class BucketBatchDataset(grain.MapDataset):
     for key, spec in self._pad.items():
       if key not in example:  # E.g. eval examples carry no training targets.
         continue
-      if (length := np.shape(example[key])[spec.axis]) > spec.sizes[-1]:
-        reason = (f"{key} has length {length} along axis {spec.axis}, more than the "
-                  f"largest bucket {spec.sizes[-1]}; add a larger bucket or shorten the input")
+      if reason := _too_long(example, key, spec):
         if not self._skip_too_long:
           raise InputError(reason, sample_id=example.get("id"))
         logging.warning("skipping sample %s: %s", example.get("id"), reason)
         return None
     return example
+
+
+def _too_long(example: dict[str, Any], key: str, spec: PadSpec) -> str | None:
+  """Why `example[key]` fits no bucket, or None if it fits."""
+  if (length := np.shape(example[key])[spec.axis]) > spec.sizes[-1]:
+    return (f"{key} has length {length} along axis {spec.axis}, more than the "
+            f"largest bucket {spec.sizes[-1]}; add a larger bucket or shorten the input")
+  return None
 
 
 def collate(examples: Sequence[Any], pad: dict[str, PadSpec], batch_size: int
@@ -140,6 +146,9 @@ def collate(examples: Sequence[Any], pad: dict[str, PadSpec], batch_size: int
     filled = [r[key] if r is not None else None for r in rows]
     if key in pad:
       spec = pad[key]
+      for example in real:
+        if reason := _too_long(example, key, spec):
+          raise InputError(reason, sample_id=example.get("id"))
       longest = max(np.shape(v)[spec.axis] for v in filled if v is not None)
       size = next(s for s in spec.sizes if s >= longest)
       shape = list(np.shape(value))
