@@ -103,6 +103,7 @@ def test_difference_coding():
     (doc("<trace>1 T</trace>"), "not supported"),
     (doc("<trace>1 2, nan 3</trace>"), "NaN or infinite"),
     (doc("<trace>1 2, 3 inf</trace>"), "NaN or infinite"),
+    (doc("<trace>1 2, 3e38 3</trace>"), "coordinate of 3e\\+38, beyond"),
     (doc("<trace>1 2 3</trace>", fmt="X F T"), "lack a regular X or Y"),
     (doc("<trace>1 2 3</trace>", fmt="X Y T:fortnights"), "unknown units"),
     (doc("<trace>1 '2x</trace>"), "cannot read point 0"),
@@ -128,6 +129,19 @@ def test_limits(tmp_path):
   with pytest.raises(InputError, match="larger than the limit"):
     inkml.read_inkml(path, max_bytes=len(data) - 1)
   assert inkml.read_inkml(path, max_bytes=len(data)).ink.num_points == 50
+
+
+def test_a_trace_over_the_point_limit_is_refused_before_parsing(monkeypatch):
+  def parse(*args):
+    raise AssertionError("parsed a trace that was over the limit")
+  monkeypatch.setattr(inkml, "_parse_trace", parse)
+  with pytest.raises(InputError, match="more than 20 points"):
+    inkml.read_inkml(doc("<trace>" + "1 2, " * 21 + "</trace>"), max_points=20)
+
+
+def test_a_trailing_comma_does_not_count_as_a_point():
+  data = doc("<trace>" + "1 2, " * 20 + "</trace>")
+  assert inkml.read_inkml(data, max_points=20).ink.num_points == 20
 
 
 def test_undeclared_latin1_bytes_are_read_as_latin1():

@@ -83,6 +83,10 @@ class Ink:
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 
+# x and y beyond this are refused (time stamps, in column 2, may be epoch milliseconds).
+MAX_COORDINATE = 1e9
+
+
 def validate(ink: Ink, *, path=None, sample_id=None, max_points: int = 200_000) -> Ink:
   """Raises InputError for inks no model should see: empty, non-finite, absurdly long."""
   if ink.num_points == 0:
@@ -90,6 +94,10 @@ def validate(ink: Ink, *, path=None, sample_id=None, max_points: int = 200_000) 
   if not np.isfinite(ink.points).all():
     bad = int((~np.isfinite(ink.points)).any(1).sum())
     raise InputError(f"ink has {bad} points with NaN or infinite coordinates",
+                     path=path, sample_id=sample_id)
+  if (far := float(np.abs(ink.points[:, :2]).max())) > MAX_COORDINATE:
+    raise InputError(f"ink has a coordinate of {far:.3g}, beyond +-{MAX_COORDINATE:.0e}"
+                     " (no digitiser writes such values; float32 features would overflow)",
                      path=path, sample_id=sample_id)
   if ink.num_points > max_points:
     raise InputError(f"ink has {ink.num_points} points, more than the limit {max_points}",

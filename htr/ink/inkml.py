@@ -164,7 +164,12 @@ def read_inkml(source: Source, *, name: str | None = None, max_points: int = MAX
     raise InputError("no traces", path=path)
   strokes, total = [], 0
   for index, trace in enumerate(traces):
-    values = _parse_trace(trace.text or "", max(columns) + 1, len(names), path,
+    text = trace.text or ""
+    # A trace has at least as many points as commas (one may trail): refuse before
+    # parsing, which costs ~100x the file's size in memory.
+    if total + text.count(",") > max_points:
+      raise InputError(f"more than {max_points} points", path=path)
+    values = _parse_trace(text, max(columns) + 1, len(names), path,
                           trace.get("id", str(index)))
     total += len(values)
     if total > max_points:
