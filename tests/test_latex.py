@@ -85,6 +85,13 @@ def test_unparseable_labels_still_normalise():
   assert latex.normalize(r"a } \to b") == r"a } \rightarrow b"
 
 
+@pytest.mark.parametrize("label", [r"\frac{" * 400 + "x" + "}" * 400,
+                                   r"\sqrt" * 1000 + "x", "x^{" * 1000 + "y" + "}" * 1000])
+def test_absurdly_nested_labels_still_normalise(label):
+  # Python's recursion limit is 1,000 frames: deeper parses are given up.
+  assert latex.normalize(label) == " ".join(latex.tokenize(label))
+
+
 def test_scripts_on_empty_bases():
   assert latex.normalize(r"{}^{14}C") == latex.normalize(r"^{14}C") == "{ } ^ { 1 4 } C"
 

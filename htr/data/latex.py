@@ -99,12 +99,18 @@ class _ParseError(ValueError):
   pass
 
 
+# Parses nested deeper (a group or an argument is one or two levels) are given up:
+# real expressions nest a handful of levels.
+_MAX_DEPTH = 100
+
+
 class _Parser:
   """Recursive descent over the cleaned token list."""
 
   def __init__(self, tokens: list[str]):
     self.tokens = tokens
     self.pos = 0
+    self.depth = 0
 
   def peek(self) -> str | None:
     return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -115,7 +121,22 @@ class _Parser:
     self.pos += 1
     return self.tokens[self.pos - 1]
 
+  def _deeper(self, parse, *args):
+    """`parse(*args)` one level deeper: Python's recursion (here and in _write) is finite."""
+    self.depth += 1
+    if self.depth > _MAX_DEPTH:
+      raise _ParseError(f"nested deeper than {_MAX_DEPTH}")
+    result = parse(*args)
+    self.depth -= 1
+    return result
+
   def sequence(self, stop: str | None) -> list[_Node]:
+    return self._deeper(self._sequence, stop)
+
+  def atom(self) -> _Node:
+    return self._deeper(self._atom)
+
+  def _sequence(self, stop: str | None) -> list[_Node]:
     nodes: list[_Node] = []
     while (token := self.peek()) != stop:
       if token is None:
@@ -148,7 +169,7 @@ class _Parser:
       raise _ParseError("missing argument")
     return [self.atom()]
 
-  def atom(self) -> _Node:
+  def _atom(self) -> _Node:
     token = self.take()
     if token == "{":
       content = self.sequence("}")
