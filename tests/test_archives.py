@@ -49,3 +49,26 @@ def test_missing_part(tmp_path):
   assert not part.exists
   with pytest.raises(InputError, match="Absent"):
     list(part.read(lambda n: True))
+
+
+@pytest.mark.parametrize("suffix", ["tar.gz", "zip"])
+def test_a_damaged_archive_is_named(tmp_path, suffix):
+  """E.g. a download cut short: the error says which archive, not 'unexpected end'."""
+  folder = _folder(tmp_path / "src")
+  whole = tmp_path / f"whole.{suffix}"
+  if suffix == "zip":
+    with zipfile.ZipFile(whole, "w") as archive:
+      for name in FILES:
+        archive.write(folder / name, f"Part/{name}")
+  else:
+    with tarfile.open(whole, "w:gz") as tar:
+      tar.add(folder, arcname="Part")
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  damaged = manual / f"Part.{suffix}"
+  damaged.write_bytes(whole.read_bytes()[:-40])
+  part = archives.Part(manual, "Part")
+  with pytest.raises(InputError, match=f"{damaged}: damaged or incomplete archive"):
+    part.names()
+  with pytest.raises(InputError, match=f"{damaged}: damaged or incomplete archive"):
+    list(part.read(lambda n: True))

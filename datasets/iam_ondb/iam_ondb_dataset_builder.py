@@ -24,6 +24,7 @@ from etils import epath
 
 from htr.errors import InputError
 from htr.ink import iam_ondb, records
+from htr.ink.archives import naming_corrupt_archive
 from htr.ink.xml_source import MAX_BYTES
 
 SPLITS = ("trainset", "testset_v", "testset_t", "testset_f")
@@ -57,7 +58,8 @@ class _Files:
     if self.folder.is_dir():
       files = self.folder.glob("*/*/*")  # <part>/a01/a01-000/<file>: no recursive glob on GCS.
       return sorted(f"{self.part}/{p.relative_to(self.folder)}" for p in files if p.is_file())
-    with self.archive.open("rb") as f, tarfile.open(fileobj=f, mode="r|gz") as tar:
+    with naming_corrupt_archive(self.archive), self.archive.open("rb") as f, \
+        tarfile.open(fileobj=f, mode="r|gz") as tar:
       return [m.name.removeprefix("./") for m in tar if m.isfile()]
 
   def read(self, wanted: Collection[str]) -> Iterator[tuple[str, str, bytes]]:
@@ -71,7 +73,8 @@ class _Files:
         with path.open("rb") as f:
           yield name, str(path), f.read(MAX_BYTES + 1)
       return
-    with self.archive.open("rb") as f, tarfile.open(fileobj=f, mode="r|gz") as tar:
+    with naming_corrupt_archive(self.archive), self.archive.open("rb") as f, \
+        tarfile.open(fileobj=f, mode="r|gz") as tar:
       for member in tar:
         name = member.name.removeprefix("./")
         if member.isfile() and name in wanted:

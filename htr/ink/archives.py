@@ -7,8 +7,12 @@ walked, a tar (any compression) is streamed in one pass, a zip is read member by
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import lzma
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 
 from etils import epath
@@ -17,6 +21,21 @@ from htr.errors import InputError
 from htr.ink.xml_source import MAX_BYTES
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+
+# What tarfile, zipfile and the decompressors raise for damaged data.
+_CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile,
+            lzma.LZMAError)
+
+
+@contextlib.contextmanager
+def naming_corrupt_archive(path: epath.PathLike):
+  """Turns a damaged (e.g. partly downloaded) archive's read error into an InputError
+  that names it, instead of a bare 'unexpected end of data'."""
+  try:
+    yield
+  except _CORRUPT as e:
+    raise InputError(f"damaged or incomplete archive ({type(e).__name__}: {e}); download "
+                     "it again", path=path) from e
 
 
 class Part:
@@ -44,11 +63,12 @@ class Part:
     self._check()
     if self.path.is_dir():
       return [f"{self.name}/{p.relative_to(self.path).as_posix()}" for p in _walk(self.path)]
-    if self.path.name.endswith(".zip"):
-      with self.path.open("rb") as f, zipfile.ZipFile(f) as archive:
-        return [self._name(i.filename) for i in archive.infolist() if not i.is_dir()]
-    with self.path.open("rb") as f, tarfile.open(fileobj=f, mode="r|*") as archive:
-      return [self._name(m.name) for m in archive if m.isfile()]
+    with naming_corrupt_archive(self.path):
+      if self.path.name.endswith(".zip"):
+        with self.path.open("rb") as f, zipfile.ZipFile(f) as archive:
+          return [self._name(i.filename) for i in archive.infolist() if not i.is_dir()]
+      with self.path.open("rb") as f, tarfile.open(fileobj=f, mode="r|*") as archive:
+        return [self._name(m.name) for m in archive if m.isfile()]
 
   def _check(self) -> None:
     if self.path is None:
@@ -70,14 +90,16 @@ class Part:
           with path.open("rb") as f:
             yield name, str(path), f.read(MAX_BYTES + 1)
     elif self.path.name.endswith(".zip"):
-      with self.path.open("rb") as f, zipfile.ZipFile(f) as archive:
+      with naming_corrupt_archive(self.path), self.path.open("rb") as f, \
+          zipfile.ZipFile(f) as archive:
         for info in archive.infolist():
           name = self._name(info.filename)
           if not info.is_dir() and wanted(name):
             with archive.open(info) as member:
               yield name, f"{self.path}:{info.filename}", member.read(MAX_BYTES + 1)
     else:
-      with self.path.open("rb") as f, tarfile.open(fileobj=f, mode="r|*") as archive:
+      with naming_corrupt_archive(self.path), self.path.open("rb") as f, \
+          tarfile.open(fileobj=f, mode="r|*") as archive:
         for member in archive:
           name = self._name(member.name)
           if member.isfile() and wanted(name):
