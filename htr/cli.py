@@ -43,6 +43,8 @@ def _recognize_exported(args) -> int:
   for start in range(0, len(examples), _EXPORTED_BATCH):
     results = model.run(examples[start:start + _EXPORTED_BATCH])
     for path, result in zip(args.files[start:], results):
+      if "error" in result:
+        raise InputError(result["error"], path=path)
       confidence = result.get("confidence")
       print(f"{path}\t{result['text']}\t" + ("-" if confidence is None else f"{confidence:.3f}"))
   return 0

@@ -142,14 +142,15 @@ def build_module(serving: Serving, variables: dict[str, Any], weights: str = "fl
 
   @tf.function(input_signature=signature, autograph=False)
   def serve(*args):
-    batch = preprocess(dict(zip(names, args)))
-    batch = {k: _trim(v, batch[serving.trim[k]], serving.trim_multiple, bucketed=True)
+    prepared = preprocess(dict(zip(names, args)))
+    batch = {k: _trim(v, prepared[serving.trim[k]], serving.trim_multiple, bucketed=True)
              if k in serving.trim
              else v
-             for k, v in batch.items() if k in serving.batch_shapes}
+             for k, v in prepared.items() if k in serving.batch_shapes}
     raw = predict(dict(module.params), batch)
     raw = {k: _trim(v, raw[serving.trim[k]]) if k in serving.trim else v for k, v in raw.items()}
-    out = {name: tf.identity(raw[key], name=name) for name, key in serving.outputs.items()}
+    out = {name: tf.identity(raw[key] if key in raw else prepared[key], name=name)
+           for name, key in serving.outputs.items()}
     for name, (ids_key, lengths_key) in serving.strings.items():
       strings = tf.gather(vocabulary, raw[ids_key])
       if lengths_key is not None:

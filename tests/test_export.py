@@ -75,6 +75,7 @@ def test_ink_saved_model_matches_the_recognizer(ink_export, tmp_path):
     np.testing.assert_allclose(got["confidence"], [expected[i].confidence for i in idx],
                                rtol=1e-4)
     np.testing.assert_array_equal(got["num_chars"], [len(expected[i].text) for i in idx])
+    assert not got["points_cut"].any()
     assert got["char_scores"].shape == (len(idx), max(got["num_chars"].max(), 1))
     for scores, n in zip(got["char_scores"], got["num_chars"]):
       assert (scores[:n] > 0).all() and (scores[:n] <= 1).all() and not scores[n:].any()
@@ -111,6 +112,20 @@ def test_htr_recognize_reads_ink_files_through_the_saved_model(ink_export, tmp_p
   assert "--beam_width and --lm need --workdir" in capsys.readouterr().err
 
 
+def test_an_ink_too_long_for_the_export_is_refused_not_cut(ink_export, tmp_path, capsys):
+  """The graph resamples into a fixed buffer; what does not fit must not vanish silently."""
+  from htr import cli
+  from htr.ink import inkml
+  workdir, metadata = ink_export
+  rng = np.random.default_rng(1)
+  ink = synthetic.write_line(" ".join(["handwriting"] * 45), synthetic.sample_writer(rng), rng)
+  path = str(tmp_path / "long.inkml")
+  inkml.write_inkml(ink, {}, path)
+  buffer = metadata["settings"]["max_points"]
+  assert cli.main(["recognize", f"--saved_model={os.path.join(workdir, 'export')}", path]) == 2
+  assert f"do not fit the export's {buffer}-point buffer" in capsys.readouterr().err
+
+
 def test_metadata_describes_signature_and_preprocessing(ink_export):
   workdir, metadata = ink_export
   with open(os.path.join(workdir, "export", "metadata.json")) as f:
@@ -124,6 +139,7 @@ def test_metadata_describes_signature_and_preprocessing(ink_export):
       "char_scores": {"dtype": "float32", "shape": [None, None]},
       "confidence": {"dtype": "float32", "shape": [None]},
       "num_chars": {"dtype": "int32", "shape": [None]},
+      "points_cut": {"dtype": "int32", "shape": [None]},
       "text": {"dtype": "string", "shape": [None]}}
   settings = on_disk["settings"]
   assert settings["resample_spacing"] == 0.1 and settings["features"] == [

@@ -53,9 +53,9 @@ def test_pipeline_matches_numpy_feature_by_feature():
   run = jax.jit(preprocess_jax.build(spec, MAX_POINTS))
   for ink in _inks(0, 8):
     expected = _numpy(ink, names)
-    got, length = run(_padded(ink), ink.num_points)
+    got, length, cut = run(_padded(ink), ink.num_points)
     got = np.asarray(got)
-    assert int(length) == len(expected)
+    assert int(length) == len(expected) and int(cut) == 0
     np.testing.assert_array_equal(got[len(expected):], 0.0)
     for j, name in enumerate(names):
       np.testing.assert_allclose(got[:len(expected), j], expected[:, j], rtol=1e-3,
@@ -66,10 +66,10 @@ def test_stroke_numbering_is_free_and_padding_ignored():
   spec = "remove_duplicates|normalize|resample(spacing=0.1)|features(names=('dx', 'dy'))"
   run = jax.jit(preprocess_jax.build(spec, MAX_POINTS))
   ink = _inks(3, 1)[0]
-  reference, length = run(_padded(ink), ink.num_points)
+  reference, length, _ = run(_padded(ink), ink.num_points)
   # Any labels that change between strokes work, e.g. client-side stroke ids.
   ids = np.repeat(np.arange(ink.num_strokes) * 7 + 100, ink.stroke_lengths)
-  other, other_length = run(_padded(ink, ids), ink.num_points)
+  other, other_length, _ = run(_padded(ink, ids), ink.num_points)
   assert int(other_length) == int(length)
   np.testing.assert_array_equal(np.asarray(other), np.asarray(reference))
 
@@ -77,8 +77,11 @@ def test_stroke_numbering_is_free_and_padding_ignored():
 def test_long_inks_are_cut_at_the_buffer():
   spec = "normalize|resample(spacing=0.01)|features(names=('dx',))"
   ink = _inks(4, 1)[0]
-  got, length = jax.jit(preprocess_jax.build(spec, 64))(_padded(ink), ink.num_points)
+  got, length, cut = jax.jit(preprocess_jax.build(spec, 64))(_padded(ink), ink.num_points)
   assert got.shape == (64, 1) and int(length) == 64
+  _, full_length, none_cut = jax.jit(preprocess_jax.build(spec, 8192))(_padded(ink),
+                                                                      ink.num_points)
+  assert int(none_cut) == 0 and int(cut) == int(full_length) - 64 > 0
 
 
 @pytest.mark.parametrize("spec, message", [

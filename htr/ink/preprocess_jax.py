@@ -35,11 +35,13 @@ class PaddedInk(NamedTuple):
     points: float32 `[N, 3]` x, y, t; rows from `length` on are padding.
     starts: bool `[N]`, True at the first point of every stroke (False in padding).
     length: int32 `[]` number of real points.
+    cut: int32 `[]` points a resampling had no room for (0: nothing lost).
   """
 
   points: jax.Array
   starts: jax.Array
   length: jax.Array
+  cut: jax.Array | int = 0
 
   @property
   def valid(self) -> jax.Array:
@@ -82,7 +84,7 @@ def _compact(ink: PaddedInk, keep: jax.Array) -> PaddedInk:
   slot = jnp.where(keep, jnp.cumsum(keep) - 1, n)
   points = jnp.zeros_like(ink.points).at[slot].set(ink.points, mode="drop")
   starts = jnp.zeros_like(ink.starts).at[slot].set(ink.starts, mode="drop")
-  return PaddedInk(points, starts, jnp.sum(keep, dtype=jnp.int32))
+  return PaddedInk(points, starts, jnp.sum(keep, dtype=jnp.int32), ink.cut)
 
 
 def _count_at_most(sorted_values: jax.Array, queries: jax.Array) -> jax.Array:
@@ -214,7 +216,8 @@ def resample(ink: PaddedInk, spacing: float, max_points: int) -> PaddedInk:
   out = jnp.where((within == segments_k)[:, None], ink.points[end_of[out_stroke]], out)
   length = jnp.minimum(out_ends[-1], max_points).astype(jnp.int32)
   real = k < length
-  return PaddedInk(jnp.where(real[:, None], out, 0.0), real & (within == 0), length)
+  return PaddedInk(jnp.where(real[:, None], out, 0.0), real & (within == 0), length,
+                   ink.cut + (out_ends[-1] - length).astype(jnp.int32))
 
 
 class _Geometry:
@@ -291,8 +294,9 @@ def build(spec: str, max_points: int) -> Callable[[jax.Array, jax.Array], tuple[
                                                                                jax.Array]]:
   """The graph version of an ink `pp_predict` spec: (points [N, 4], length) -> features.
 
-  Returns a function of one ink giving (`inputs [M, F]`, `input_length`); M is
-  `max_points` after a resample, else N.
+  Returns a function of one ink giving (`inputs [M, F]`, `input_length`,
+  `points_cut`); M is `max_points` after a resample, else N, and `points_cut`
+  counts the resampled points that did not fit (callers must not ignore it).
 
   Raises:
     ValueError: for an op without a graph version, or a spec without `features`.
@@ -314,10 +318,10 @@ def build(spec: str, max_points: int) -> Callable[[jax.Array, jax.Array], tuple[
       raise ValueError(f"ink op {name!r} of {spec!r} has no graph version "
                        f"(htr/ink/preprocess_jax.py); it cannot be exported")
 
-  def run(points: jax.Array, length: jax.Array) -> tuple[jax.Array, jax.Array]:
+  def run(points: jax.Array, length: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     ink = from_points(points, length)
     for step in steps[:-1]:
       ink = step(ink)
-    return steps[-1](ink), ink.length
+    return steps[-1](ink), ink.length, jnp.asarray(ink.cut, jnp.int32)
 
   return run

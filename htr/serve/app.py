@@ -186,8 +186,11 @@ def create_app(config: ServeConfig) -> FastAPI:
       raise InputError("points must all be [x, y] or all be [x, y, t]", sample_id=where)
     return Ink.from_strokes([np.asarray(s, np.float64) for s in request.strokes])
 
-  async def recognise(model, examples: list) -> list[schemas.Recognition]:
+  async def recognise(model, examples: list, names: list[str]) -> list[schemas.Recognition]:
     outputs = await state.batchers[model.name].submit(examples)
+    for output, where in zip(outputs, names, strict=True):
+      if "error" in output:
+        raise InputError(output["error"], sample_id=where)
     return [schemas.Recognition(model=model.name, kind=model.kind, **o) for o in outputs]
 
   def decode_image(data: bytes, where: str) -> np.ndarray:
@@ -251,7 +254,8 @@ def create_app(config: ServeConfig) -> FastAPI:
   async def recognise_ink(name: str, body: schemas.InkRequest, _: str = Depends(client)):
     """One ink as JSON strokes -> text (or LaTeX, or top classes)."""
     model = model_named(name)
-    return (await recognise(model, [model.prepare_ink(to_ink(body, "ink"), "ink")]))[0]
+    return (await recognise(model, [model.prepare_ink(to_ink(body, "ink"), "ink")],
+                            ["ink"]))[0]
 
   @app.post("/v1/models/{name}/ink/batch", response_model=schemas.BatchResponse,
             tags=["recognise"], responses=responses)
@@ -262,9 +266,10 @@ def create_app(config: ServeConfig) -> FastAPI:
     if len(body.inks) > config.max_batch_items:
       raise HTTPException(413, f"{len(body.inks)} inks, more than the limit "
                           f"{config.max_batch_items}")
-    examples = [model.prepare_ink(to_ink(ink, f"inks[{i}]"), f"inks[{i}]")
-                for i, ink in enumerate(body.inks)]
-    return schemas.BatchResponse(results=await recognise(model, examples))
+    names = [f"inks[{i}]" for i in range(len(body.inks))]
+    examples = [model.prepare_ink(to_ink(ink, where), where)
+                for ink, where in zip(body.inks, names)]
+    return schemas.BatchResponse(results=await recognise(model, examples, names))
 
   @app.post("/v1/models/{name}/inkml", response_model=schemas.Recognition,
             tags=["recognise"], responses=responses)
@@ -277,7 +282,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     document = inkml.read_inkml(await file.read(), name=where,
                                 max_points=config.max_points,
                                 max_bytes=config.max_body_bytes)
-    return (await recognise(model, [model.prepare_ink(document.ink, where)]))[0]
+    return (await recognise(model, [model.prepare_ink(document.ink, where)], [where]))[0]
 
   @app.post("/v1/models/{name}/image", response_model=schemas.Recognition,
             tags=["recognise"], responses=responses)
@@ -287,7 +292,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     model = model_named(name)
     where = file.filename or "upload"
     image = decode_image(await file.read(), where)
-    return (await recognise(model, [model.prepare_image(image, where)]))[0]
+    return (await recognise(model, [model.prepare_image(image, where)], [where]))[0]
 
   @app.post("/v1/models/{name}/image/batch", response_model=schemas.BatchResponse,
             tags=["recognise"], responses=responses)
@@ -298,12 +303,12 @@ def create_app(config: ServeConfig) -> FastAPI:
     if len(files) > config.max_batch_items:
       raise HTTPException(413, f"{len(files)} images, more than the limit "
                           f"{config.max_batch_items}")
-    examples = []
+    examples, names = [], []
     for i, upload in enumerate(files):
-      where = upload.filename or f"files[{i}]"
-      examples.append(model.prepare_image(decode_image(await upload.read(), where),
-                                          where))
-    return schemas.BatchResponse(results=await recognise(model, examples))
+      names.append(upload.filename or f"files[{i}]")
+      examples.append(model.prepare_image(decode_image(await upload.read(), names[-1]),
+                                          names[-1]))
+    return schemas.BatchResponse(results=await recognise(model, examples, names))
 
   # -- the drawing page -------------------------------------------------------------
   static = importlib.resources.files("htr.serve") / "static"

@@ -168,6 +168,11 @@ class ServedModel:
     return [self._result(outputs, i) for i in range(len(examples))]
 
   def _result(self, outputs: dict[str, np.ndarray], i: int) -> dict[str, Any]:
+    """Example `i`'s response fields, or {"error": why} if it could not be read whole."""
+    if "points_cut" in outputs and (cut := int(outputs["points_cut"][i])):
+      buffer = self.metadata.get("settings", {}).get("max_points")
+      return {"error": f"the ink is too long for this model: {cut} of its resampled points "
+                       f"do not fit the export's {buffer}-point buffer; send it in parts"}
     if "classes" in outputs:
       top = [{"label": c.decode("utf-8"), "probability": float(p)}
              for c, p in zip(outputs["classes"][i], outputs["probabilities"][i])]

@@ -40,7 +40,7 @@ class Serving:
     strings: output name -> (ids key, lengths key or None): ids [B, L] become
       strings [B, L], or with lengths one string [B] per row, joined by `separator`.
     separator: between the joined strings ("" for characters, " " for LaTeX tokens).
-    outputs: output name -> predict key, for numeric outputs.
+    outputs: output name -> predict key (or `preprocess` key), for numeric outputs.
     trim: key -> lengths key: axis 1 of the batch (or of a predict output) is cut
       to the longest length in the batch, e.g. a fixed-size resampling buffer
       before the model, or per-frame padding after it.

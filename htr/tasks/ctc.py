@@ -132,8 +132,8 @@ class Task(base.Task):
     prepare = jax.vmap(preprocess_jax.build(spec, max_points))
 
     def preprocess(inputs):
-      features, lengths = prepare(inputs["points"], inputs["lengths"])
-      return {"inputs": features, "input_lengths": lengths}
+      features, lengths, cut = prepare(inputs["points"], inputs["lengths"])
+      return {"inputs": features, "input_lengths": lengths, "points_cut": cut}
 
     return base.Serving(
         kind="ink",
@@ -144,7 +144,7 @@ class Task(base.Task):
         vocabulary=("",) + tuple(self.alphabet.chars),  # Id 0 is the CTC blank.
         strings={"text": ("tokens", "token_lengths")},
         outputs={"char_scores": "token_scores", "num_chars": "token_lengths",
-                 "confidence": "confidence"},
+                 "confidence": "confidence", "points_cut": "points_cut"},
         trim={"inputs": "input_lengths", "token_scores": "token_lengths"},
         trim_multiple=getattr(self.model, "time_stride", 1),
         settings={"pp_predict": spec, "features": list(data.features),
@@ -156,4 +156,6 @@ class Task(base.Task):
             "[batch]: real points per ink (>= 1), the rest is padding. Returns text string "
             "[batch], char_scores float32 [batch, max_chars] (mean probability of each "
             "character's frames, 0 past num_chars), num_chars int32 [batch], confidence "
-            f"float32 [batch]. Inks resampling to more than {max_points} points are cut."))
+            f"float32 [batch], points_cut int32 [batch]: resampled points past the "
+            f"{max_points}-point buffer, not read (0 for all but absurdly long inks; "
+            "htr serve refuses an ink with any)."))
