@@ -44,13 +44,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
   try:
     with Image.open(path) as image:
       image.load()
-      if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        mode = "RGBA"
-      elif image.mode in ("RGB", "P", "CMYK", "YCbCr"):
-        mode = "RGB"
-      else:
-        mode = "L"
-      return np.asarray(image.convert(mode))
+      return canvas.pil_to_array(image)
   except (OSError, SyntaxError, Image.DecompressionBombError) as e:
     # PIL's UnidentifiedImageError and truncated-file errors are OSErrors.
     raise InputError(f"not a readable image ({e})", path=path) from None

@@ -68,6 +68,29 @@ def test_dtypes_and_channels_agree():
     _close(canvas.preprocess(variant), reference, 0.03)
 
 
+@pytest.mark.parametrize("mode", ["16-bit PNG", "float TIFF", "palette PNG", "LA PNG"])
+def test_image_files_of_any_depth_read_alike(tmp_path, mode):
+  """Files go through pil_to_array; Pillow's convert("L") clipped 16-bit values to 255."""
+  white_on_black = _place(_glyph(), (150, 120), (20, 10, 100, 100), 6)
+  reference = canvas.preprocess(white_on_black)
+  dark_ink = 40000 - white_on_black.astype(np.int32) * 137  # Ink 5,065 on 40,000.
+  path = tmp_path / "glyph.png"
+  if mode == "16-bit PNG":
+    Image.fromarray(dark_ink.astype(np.uint16)).save(path)
+  elif mode == "float TIFF":
+    path = tmp_path / "glyph.tif"
+    Image.fromarray(1 - white_on_black.astype(np.float32) / 255).save(path)
+  elif mode == "palette PNG":
+    Image.fromarray(255 - white_on_black).convert("P").save(path)
+  else:
+    Image.fromarray(np.stack([255 - white_on_black, np.full_like(white_on_black, 255)],
+                             -1), "LA").save(path)
+  with Image.open(path) as image:
+    image.load()
+    array = canvas.pil_to_array(image)
+  _close(canvas.preprocess(array), reference, 0.03)
+
+
 def test_empty_canvas_is_an_error():
   for empty in (np.zeros((64, 64), np.uint8), np.full((50, 40, 3), 255, np.uint8),
                 np.full((30, 30), 0.5, np.float32), np.zeros((20, 20, 4), np.uint8)):

@@ -21,6 +21,26 @@ _MIN_CONTRAST = 0.1  # Ink must differ from the background by this much (of full
 _INK_THRESHOLD = 0.25  # Of the strongest ink: fainter pixels do not count for the crop.
 
 
+def pil_to_array(image: Image.Image) -> np.ndarray:
+  """A loaded PIL image as the array `to_gray` reads, keeping 16-bit and float depth.
+
+  Palettes and 1-bit images become RGB(A) or gray uint8; anything with transparency
+  RGBA. Pillow's own `convert("L")` would clip 16-bit values to 255.
+  """
+  if image.mode.startswith("I;16"):
+    return np.asarray(image).astype(np.uint16)
+  if image.mode == "I":  # 32-bit integers, how Pillow often opens 16-bit PNGs.
+    array = np.asarray(image)
+    return array.astype(np.uint16) if 0 <= array.min() and array.max() <= 65535 else array
+  if image.mode == "F":
+    return np.asarray(image, np.float32)
+  if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+    return np.asarray(image.convert("RGBA"))
+  if image.mode in ("RGB", "P", "CMYK", "YCbCr"):
+    return np.asarray(image.convert("RGB"))
+  return np.asarray(image.convert("L"))
+
+
 def to_gray(image) -> np.ndarray:
   """float32 `[H, W]` in [0, 1] from gray, RGB or RGBA arrays of uint8, float or bool.
 

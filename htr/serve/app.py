@@ -195,6 +195,8 @@ def create_app(config: ServeConfig) -> FastAPI:
 
   def decode_image(data: bytes, where: str) -> np.ndarray:
     from PIL import Image
+
+    from htr.image import canvas
     try:
       with Image.open(io.BytesIO(data)) as image:
         if image.width * image.height > config.max_image_pixels:
@@ -204,9 +206,7 @@ def create_app(config: ServeConfig) -> FastAPI:
           raise InputError(f"{image.format} images are not accepted, only PNG and JPEG",
                            sample_id=where)
         image.load()
-        mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info \
-            else "L" if image.mode in ("L", "1", "I", "I;16", "F") else "RGB"
-        return np.asarray(image.convert(mode))
+        return canvas.pil_to_array(image)
     except (OSError, SyntaxError, Image.DecompressionBombError, ValueError) as e:
       if isinstance(e, InputError):
         raise
