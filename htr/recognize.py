@@ -38,6 +38,10 @@ def read_ink(path: str | os.PathLike) -> Ink:
     raise InputError("no such file", path=path)
   with open(path, "rb") as f:
     head = f.read(4096)
+  if head.startswith((b"\xff\xfe", b"<\x00")):  # UTF-16: two bytes a character.
+    head = head.decode("utf-16-le", errors="ignore").encode()
+  elif head.startswith((b"\xfe\xff", b"\x00<")):
+    head = head.decode("utf-16-be", errors="ignore").encode()
   if b"<WhiteboardCaptureSession" in head:
     return iam_ondb.read_line_strokes(path)
   if b"<ink" in head:

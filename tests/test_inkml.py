@@ -154,3 +154,16 @@ def test_undeclared_latin1_bytes_are_read_as_latin1():
   declared = b'<?xml version="1.0" encoding="UTF-8"?>' + data
   with pytest.raises(InputError, match="x.inkml: malformed XML"):
     inkml.read_inkml(declared, name="x.inkml")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_files_are_read(tmp_path, encoding):
+  """Windows tools save UTF-16 (with or without a byte-order mark); not to be taken
+  for undeclared Latin-1."""
+  from htr.recognize import read_ink
+  text = doc('<annotation type="truth">é</annotation><trace>1 2, 3 4</trace>').decode()
+  path = tmp_path / "utf16.inkml"
+  path.write_bytes(text.encode(encoding))
+  document = inkml.read_inkml(path)
+  assert document.annotations["truth"] == "é" and document.ink.num_points == 2
+  assert read_ink(path).num_points == 2

@@ -52,10 +52,16 @@ def read_source(source: Source, *, name: str | None = None,
   return data, name
 
 
+# A UTF-16 document starts with a byte-order mark or with '<' in two bytes.
+_UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
+
+
 def _undeclared_latin1_as_utf8(data: bytes) -> bytes:
   """Undeclared XML must be UTF-8, but some CROHME files (MfrDB) hold Latin-1 bytes
   (a `\xb7` middle dot) and no declaration: those are re-encoded, others kept."""
   if data.lstrip().startswith(b"<?xml") and b"encoding" in data[:200]:
+    return data
+  if data.startswith(_UTF16_STARTS):  # Expat detects UTF-16 itself.
     return data
   try:
     data.decode("utf-8")
