@@ -77,6 +77,9 @@ def test_transcription_without_csr():
     (line_xml(stroke('x="1" y="2" time="0"', 'x="1" time="0"')), "stroke 1, point 2 has no y"),
     (line_xml(stroke('x="1" y="2" time="0"') + stroke('x="1" y="abc" time="0"')),
      "stroke 2, point 1: could not convert string to float: 'abc'"),
+    (line_xml('<Point x="1" y="2" time="0"/>'), "outside any <Stroke> \\(before any"),
+    (line_xml(stroke('x="1" y="2" time="0"') + '<Point x="1" y="2" time="0"/>'),
+     "outside any <Stroke> \\(after stroke 1"),
     (line_xml(stroke('x="nan" y="2" time="0"')), "NaN or infinite"),
     (line_xml(stroke('x="1" y="inf" time="0"')), "NaN or infinite"),
     (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]>'

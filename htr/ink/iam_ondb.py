@@ -30,11 +30,13 @@ class _StrokeCollector:
     self.root = None
     self.points: list[tuple[str, str, str]] = []
     self.lengths: list[int] = []
+    self.in_stroke = False
 
   def start(self, tag, attrib):
     if tag == "Point":
-      if not self.lengths:
-        raise InputError("a <Point> comes before any <Stroke>", path=self.path)
+      if not self.in_stroke:
+        where = f"after stroke {len(self.lengths)}" if self.lengths else "before any"
+        raise InputError(f"a <Point> outside any <Stroke> ({where})", path=self.path)
       self.lengths[-1] += 1
       values = attrib.get("x"), attrib.get("y"), attrib.get("time")
       if None in values:
@@ -51,6 +53,11 @@ class _StrokeCollector:
                          path=self.path)
     elif tag == "Stroke":
       self.lengths.append(0)
+      self.in_stroke = True
+
+  def end(self, tag):
+    if tag == "Stroke":
+      self.in_stroke = False
 
   def close(self):
     return self
