@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
   server.add_arguments(serve)
   serve.set_defaults(run=server.run)
   args = parser.parse_args(argv)
+  if args.command != "serve":  # Each command is a new process: reuse its compiles.
+    from htr import xla_cache
+    xla_cache.enable()
   try:
     return args.run(args)
   except (InputError, FileNotFoundError) as e:

@@ -32,6 +32,10 @@ _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "export: output (default WORKDIR/export).")
 _EXPORT_WEIGHTS = flags.DEFINE_list("export_weights", ["float32", "bfloat16", "int8"],
                                     "export: weight formats, one SavedModel each.")
+_XLA_CACHE = flags.DEFINE_string(
+    "xla_cache", "~/.cache/htr/xla",
+    "Persistent XLA compilation cache (htr/xla_cache.py); '' turns it off. "
+    "JAX_COMPILATION_CACHE_DIR, if set, wins.")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -48,6 +52,9 @@ def main(argv):
   del argv
   logging.get_absl_handler().python_handler.addFilter(_QuietLibraries())
   import jax  # After flag parsing, so XLA_FLAGS set by launch scripts apply.
+
+  from htr import xla_cache
+  xla_cache.enable(_XLA_CACHE.value)
 
   if _COORDINATOR.value or os.environ.get("SLURM_JOB_ID") or os.environ.get("TPU_NAME"):
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
