@@ -15,17 +15,13 @@ that cannot be read are logged and kept in `info.metadata`:
 from __future__ import annotations
 
 import collections
-import tarfile
-from collections.abc import Collection, Iterator
 
 import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
 from htr.errors import InputError
-from htr.ink import iam_ondb, records
-from htr.ink.archives import naming_corrupt_archive
-from htr.ink.xml_source import MAX_BYTES
+from htr.ink import archives, iam_ondb, records
 
 SPLITS = ("trainset", "testset_v", "testset_t", "testset_f")
 
@@ -41,44 +37,14 @@ _CITATION = """\
 }"""
 
 
-class _Files:
-  """One part of the corpus (`lineStrokes` or `ascii`): the extracted folder if present,
-  else the official `<part>-all.tar.gz`, streamed and never extracted to disk."""
-
-  def __init__(self, manual_dir: epath.Path, part: str):
-    self.folder = manual_dir / part
-    self.archive = manual_dir / f"{part}-all.tar.gz"
-    self.part = part
-    if not self.folder.is_dir() and not self.archive.exists():
-      raise InputError(f"neither the folder {part}/ nor {self.archive.name} is there; "
-                       "see the manual download instructions", path=manual_dir)
-
-  def names(self) -> list[str]:
-    """Every file's path inside the part, e.g. `lineStrokes/a01/a01-000/a01-000u-01.xml`."""
-    if self.folder.is_dir():
-      files = self.folder.glob("*/*/*")  # <part>/a01/a01-000/<file>: no recursive glob on GCS.
-      return sorted(f"{self.part}/{p.relative_to(self.folder)}" for p in files if p.is_file())
-    with naming_corrupt_archive(self.archive), self.archive.open("rb") as f, \
-        tarfile.open(fileobj=f, mode="r|gz") as tar:
-      return [m.name.removeprefix("./") for m in tar if m.isfile()]
-
-  def read(self, wanted: Collection[str]) -> Iterator[tuple[str, str, bytes]]:
-    """(name, where for error messages, content) of the wanted files.
-
-    At most MAX_BYTES + 1 bytes of each are read: the readers then refuse the file.
-    """
-    if self.folder.is_dir():
-      for name in sorted(wanted):
-        path = self.folder.parent / name
-        with path.open("rb") as f:
-          yield name, str(path), f.read(MAX_BYTES + 1)
-      return
-    with naming_corrupt_archive(self.archive), self.archive.open("rb") as f, \
-        tarfile.open(fileobj=f, mode="r|gz") as tar:
-      for member in tar:
-        name = member.name.removeprefix("./")
-        if member.isfile() and name in wanted:
-          yield name, f"{self.archive}:{name}", tar.extractfile(member).read(MAX_BYTES + 1)
+def _part(manual_dir: epath.Path, name: str) -> archives.Part:
+  """`lineStrokes` or `ascii`: the extracted folder if present, else the official
+  `<name>-all.tar.gz`, streamed and never extracted to disk."""
+  part = archives.Part(manual_dir, name, archive=f"{name}-all")
+  if not part.exists:
+    raise InputError(f"neither the folder {name}/ nor {name}-all.tar.gz is there; "
+                     "see the manual download instructions", path=manual_dir)
+  return part
 
 
 def _stem(name: str) -> str:
@@ -172,12 +138,12 @@ A missing task file leaves its split out. Archives are read in place, not extrac
     report = self.info.metadata
     tasks = _read_tasks(manual_dir, report)
     listed = {form for forms in tasks.values() for form in forms}
-    strokes = _Files(manual_dir, "lineStrokes")
+    strokes = _part(manual_dir, "lineStrokes")
     line_files = _line_files(strokes.names(), report)
-    ascii_files = _Files(manual_dir, "ascii")
+    ascii_files = _part(manual_dir, "ascii")
     transcriptions = {}
     for name, where, data in ascii_files.read(
-        {n for n in ascii_files.names() if _stem(n) in listed}):
+        lambda n: _stem(n) in listed):
       try:
         transcriptions[_stem(name)] = iam_ondb.read_transcription(data, name=where)
       except InputError as e:
@@ -198,9 +164,9 @@ A missing task file leaves its split out. Archives are read in place, not extrac
                         key.replace("_", " "), report[key])
     return generators
 
-  def _generate_examples(self, strokes: _Files, lines: dict[str, tuple[str, str]]):
+  def _generate_examples(self, strokes: archives.Part, lines: dict[str, tuple[str, str]]):
     unreadable = self.info.metadata["unreadable_lines"]
-    for name, where, data in strokes.read(lines):
+    for name, where, data in strokes.read(lines.__contains__):
       line_id = _stem(name)
       try:
         ink = iam_ondb.read_line_strokes(data, name=where)

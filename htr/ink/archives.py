@@ -40,17 +40,21 @@ def naming_corrupt_archive(path: epath.PathLike):
 
 class Part:
   """One part of a download: the folder `<manual_dir>/<name>/` if present, else the
-  archive `<name>.tar.gz|.tgz|.tar|.zip`, whose members start with `<name>/` or not.
+  archive `<archive>.tar.gz|.tgz|.tar|.zip`, whose members start with `<name>/` or not.
 
   Attributes:
     name: the part's name, the first component of every file name it yields.
     path: the folder or archive read.
   """
 
-  def __init__(self, manual_dir: epath.PathLike, name: str):
+  def __init__(self, manual_dir: epath.PathLike, name: str, archive: str | None = None):
+    """`archive`: the archive's name without suffix, if not `name` (IAM-OnDB's
+    `lineStrokes-all.tar.gz` holds `lineStrokes/`)."""
     manual_dir = epath.Path(manual_dir)
     self.name = name
-    candidates = [manual_dir / name] + [manual_dir / f"{name}{s}" for s in ARCHIVE_SUFFIXES]
+    self._archive = archive or name
+    candidates = [manual_dir / name] + [manual_dir / f"{self._archive}{s}"
+                                        for s in ARCHIVE_SUFFIXES]
     found = [p for p in candidates if p.exists()]
     self.path = found[0] if found else None
 
@@ -73,7 +77,7 @@ class Part:
   def _check(self) -> None:
     if self.path is None:
       raise InputError(f"neither the folder {self.name}/ nor an archive "
-                       f"{self.name}{{{','.join(ARCHIVE_SUFFIXES)}}} is there")
+                       f"{self._archive}{{{','.join(ARCHIVE_SUFFIXES)}}} is there")
 
   def read(self, wanted: Callable[[str], bool]) -> Iterator[tuple[str, str, bytes]]:
     """(name, where for error messages, content) of the files whose name is wanted.
