@@ -91,7 +91,7 @@ def test_max_width_also_holds_for_flat_inks():
   assert render(minus, height=32, max_width=64).shape == (32, 64)
 
 
-@pytest.mark.parametrize("far", [1e8, 1e30, 1e300])
+@pytest.mark.parametrize("far", [1e8, 1e30, 3e38])
 def test_inks_spanning_too_far_are_refused(far):
   ink = Ink.from_strokes([np.array([[0, 5], [far, 5]], float)])
   with pytest.raises(InputError, match="would render to"):
