@@ -9,11 +9,11 @@ protobuf and pillow than TensorFlow 2.21 uses.)
 """
 
 import argparse
-import os
 
 import tensorflow_datasets as tfds
 
 import htr_datasets  # noqa: F401  (registers the builders)
+from htr.data.pipeline import expand_user
 
 
 def main() -> None:
@@ -23,8 +23,9 @@ def main() -> None:
   parser.add_argument("--data_dir", default=None, help="TFDS data dir")
   parser.add_argument("--manual_dir", default=None, help="folder of downloaded files")
   args = parser.parse_args()
-  builder = tfds.builder(args.name, data_dir=args.data_dir, file_format="array_record")
-  manual_dir = os.path.expanduser(args.manual_dir) if args.manual_dir else None
+  builder = tfds.builder(args.name, data_dir=expand_user(args.data_dir),
+                         file_format="array_record")
+  manual_dir = expand_user(args.manual_dir)
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
   for split, info in builder.info.splits.items():

@@ -15,10 +15,9 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def test_two_processes_train_and_evaluate_in_lockstep(data_dir, tmp_path):
-  # Build the tiny dataset once here, so the two processes do not race to build it.
-  from htr.data import pipeline
-  pipeline.load_source("synthetic_ink/tiny", "train", data_dir=data_dir)
+def test_two_processes_train_and_evaluate_in_lockstep(tmp_path):
+  # An empty data dir: process 0 builds the dataset while process 1 waits for it.
+  data_dir = tmp_path / "tfds"
   env = {**os.environ, "PORT": str(_free_port()), "DEVICES_PER_PROCESS": "2",
          "XLA_FLAGS": "", "PATH": os.path.dirname(sys.executable) + os.pathsep
          + os.environ["PATH"]}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,21 +34,35 @@ def load_source(name: str, split: str, *, data_dir: str | None = None,
   """A random-access source for `name` (e.g. "synthetic_ink/small"), built if needed.
 
   Datasets that need no download (synthetic ones) are generated here on first use;
-  datasets with a manual download (IAM-OnDB) are built from `manual_dir`.
+  datasets with a manual download (IAM-OnDB) are built from `manual_dir`. With
+  several processes, process 0 builds and the others wait for it (concurrent builds
+  into one directory collide).
   """
   import tensorflow_datasets as tfds
+  from jax.experimental import multihost_utils
+
   import htr_datasets  # noqa: F401  (registers htr's builders)
 
+  data_dir = expand_user(data_dir)
   builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
-  if not builder.is_prepared():
+  if jax.process_index() == 0 and not builder.is_prepared():
     logging.info("Preparing %s in %s (once)", name, builder.data_dir)
-    config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    config = tfds.download.DownloadConfig(manual_dir=expand_user(manual_dir))
     builder.download_and_prepare(download_config=config)
+  if jax.process_count() > 1:  # Every process, every call: all must meet here.
+    multihost_utils.sync_global_devices(f"htr: {name} prepared")
+    builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
   # "train[:90%]" slices "train". (Under tfds.testing.mock_data nothing is prepared
   # and there is no split metadata to check against.)
   if builder.info.splits and split.partition("[")[0] not in builder.info.splits:
     raise ValueError(f"{name} has no split {split!r}; it has {list(builder.info.splits)}")
   return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+
+
+def expand_user(path: str | None) -> str | None:
+  """`~/x` -> `/home/me/x`: the shell leaves a `~` after `--flag=` alone, and TFDS
+  would create a folder literally named `~`."""
+  return os.path.expanduser(path) if path and "://" not in path else path
 
 
 def _safe(op: Callable, skip_bad: bool):
