@@ -56,7 +56,10 @@ def main(argv):
   from htr import xla_cache
   xla_cache.enable(_XLA_CACHE.value)
 
-  if _COORDINATOR.value or os.environ.get("SLURM_JOB_ID") or os.environ.get("TPU_NAME"):
+  # Under SLURM, only a multi-task `srun` step is a distributed job (an `salloc` shell
+  # or a one-task step also has SLURM_JOB_ID, but nothing to connect to).
+  slurm_tasks = int(os.environ.get("SLURM_STEP_NUM_TASKS", os.environ.get("SLURM_NTASKS", "1")))
+  if _COORDINATOR.value or slurm_tasks > 1 or os.environ.get("TPU_NAME"):
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   logging.info("JAX process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())

@@ -8,6 +8,8 @@ PORT=${PORT:-12355}
 export XLA_FLAGS="${XLA_FLAGS:-} --xla_force_host_platform_device_count=${DEVICES_PER_PROCESS:-2}"
 export JAX_CPU_COLLECTIVES_IMPLEMENTATION=gloo
 pids=()
+# If one process fails, `set -e` exits here: stop the others, which would wait for it.
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 for ((i = 0; i < N; i++)); do
   python -m htr.main --config="$CONFIG" --workdir="$WORKDIR" \
     --coordinator_address="127.0.0.1:$PORT" --num_processes="$N" --process_id="$i" "$@" &
