@@ -15,6 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow loads (v
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from htr import xla_cache
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:args].",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, logs and reports go here.")
@@ -33,7 +35,7 @@ _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "export: output (default W
 _EXPORT_WEIGHTS = flags.DEFINE_list("export_weights", ["float32", "bfloat16", "int8"],
                                     "export: weight formats, one SavedModel each.")
 _XLA_CACHE = flags.DEFINE_string(
-    "xla_cache", "~/.cache/htr/xla",
+    "xla_cache", xla_cache.DEFAULT_DIR,
     "Persistent XLA compilation cache (htr/xla_cache.py); '' turns it off. "
     "JAX_COMPILATION_CACHE_DIR, if set, wins.")
 flags.mark_flags_as_required(["workdir"])
@@ -53,7 +55,6 @@ def main(argv):
   logging.get_absl_handler().python_handler.addFilter(_QuietLibraries())
   import jax  # After flag parsing, so XLA_FLAGS set by launch scripts apply.
 
-  from htr import xla_cache
   xla_cache.enable(_XLA_CACHE.value)
 
   # Under SLURM, only a multi-task `srun` step is a distributed job (an `salloc` shell

@@ -33,15 +33,13 @@ class Recognition:
 def read_ink(path: str | os.PathLike) -> Ink:
   """An ink file by its content: W3C InkML or an IAM-OnDB line XML."""
   from htr.ink import iam_ondb, inkml
+  from htr.ink.xml_source import utf16_as_utf8
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise InputError("no such file", path=path)
   with open(path, "rb") as f:
     head = f.read(4096)
-  if head.startswith((b"\xff\xfe", b"<\x00")):  # UTF-16: two bytes a character.
-    head = head.decode("utf-16-le", errors="ignore").encode()
-  elif head.startswith((b"\xfe\xff", b"\x00<")):
-    head = head.decode("utf-16-be", errors="ignore").encode()
+  head = utf16_as_utf8(head)
   if b"<WhiteboardCaptureSession" in head:
     return iam_ondb.read_line_strokes(path)
   if b"<ink" in head:

@@ -56,6 +56,14 @@ def read_source(source: Source, *, name: str | None = None,
 _UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
 
 
+def utf16_as_utf8(head: bytes) -> bytes:
+  """The start of a file, re-encoded as UTF-8 if it is UTF-16 (for sniffing tags)."""
+  if head.startswith(_UTF16_STARTS):
+    little = head.startswith((b"\xff\xfe", b"<\x00"))
+    return head.decode("utf-16-le" if little else "utf-16-be", errors="ignore").encode()
+  return head
+
+
 def _undeclared_latin1_as_utf8(data: bytes) -> bytes:
   """Undeclared XML must be UTF-8, but some CROHME files (MfrDB) hold Latin-1 bytes
   (a `\xb7` middle dot) and no declaration: those are re-encoded, others kept."""
