@@ -290,8 +290,8 @@ def features(ink: PaddedInk, names: Sequence[str]) -> jax.Array:
 _PASS_THROUGH = ("decode_ink", "keep")
 
 
-def build(spec: str, max_points: int) -> Callable[[jax.Array, jax.Array], tuple[jax.Array,
-                                                                               jax.Array]]:
+def build(spec: str, max_points: int
+          ) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]:
   """The graph version of an ink `pp_predict` spec: (points [N, 4], length) -> features.
 
   Returns a function of one ink giving (`inputs [M, F]`, `input_length`,
