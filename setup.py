@@ -3,8 +3,10 @@
 import setuptools
 
 # What each dependency is for is explained in README.md ("Dependencies").
+JAX_VERSIONS = ">=0.10,<0.11"  # The CPU build, or an accelerator build through an extra.
+
 INSTALL_REQUIRES = [
-    "jax>=0.10,<0.11",
+    f"jax{JAX_VERSIONS}",
     "flax>=0.12",
     "optax>=0.2.8",
     "orbax-checkpoint>=0.12",
@@ -37,6 +39,8 @@ EXTRAS_REQUIRE = {
     "dev": ["pytest>=8", "pytest-xdist>=3", "nbclient", "nbformat", "ipykernel",
             "httpx", "playwright>=1.45", "schemathesis>=3.30"],
     "bench": ["torch==2.13.0", "psutil>=5.9"],
+    "cuda": [f"jax[cuda12]{JAX_VERSIONS}"],  # NVIDIA GPUs: jaxlib's CUDA 12 plugin and libraries.
+    "tpu": [f"jax[tpu]{JAX_VERSIONS}"],  # Cloud TPU VMs: libtpu.
 }
 
 setuptools.setup(
