@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from etils import epath
 from flax import traverse_util
 
 from htr.tasks.base import Serving
@@ -164,22 +164,17 @@ def build_module(serving: Serving, variables: dict[str, Any], weights: str = "fl
   return module
 
 
-def _metrics(workdir: str) -> dict[str, Any]:
+def _metrics(workdir: epath.Path) -> dict[str, Any]:
   """Metrics of the evaluation reports in the workdir (`--mode=eval` writes them)."""
-  out = {}
-  for name in sorted(os.listdir(workdir)):
-    if name.startswith("eval_") and name.endswith(".json"):
-      with open(os.path.join(workdir, name)) as f:
-        out[name[5:-5]] = json.load(f).get("metrics", {})
-  return out
+  return {path.stem[5:]: json.loads(path.read_text()).get("metrics", {})
+          for path in sorted(workdir.glob("eval_*.json"))}
 
 
-def _dir_size(path: str) -> int:
-  return sum(os.path.getsize(os.path.join(root, f))
-             for root, _, files in os.walk(path) for f in files)
+def _dir_size(path: epath.Path) -> int:
+  return sum((root / f).stat().length for root, _, files in path.walk() for f in files)
 
 
-def save(module, serving: Serving, metadata: dict[str, Any], directory: str) -> None:
+def save(module, serving: Serving, metadata: dict[str, Any], directory: epath.Path) -> None:
   """Writes the SavedModel with its vocabulary and metadata as assets."""
   import tensorflow as tf
   with tempfile.TemporaryDirectory() as tmp:
@@ -191,20 +186,21 @@ def save(module, serving: Serving, metadata: dict[str, Any], directory: str) -> 
         json.dump(content, f, indent=1, ensure_ascii=False)
       assets[name] = tf.saved_model.Asset(path)
     module.assets = assets
-    if os.path.exists(directory):
-      shutil.rmtree(directory)
-    tf.saved_model.save(module, directory, signatures={"serving_default": module.serve})
+    if directory.exists():
+      directory.rmtree()
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
 
 
-def export(workdir: str, export_dir: str | None = None,
+def export(workdir: epath.PathLike, export_dir: epath.PathLike | None = None,
            weight_formats: tuple[str, ...] = WEIGHT_FORMATS, *, which: str = "best"
            ) -> dict[str, Any]:
   """Exports the `which` checkpoint of a workdir; returns the top-level metadata."""
-  from htr.train import restore_for_inference
+  from htr.train import restore_for_inference, workdir_path
+  workdir = workdir_path(workdir)
   task, variables, config = restore_for_inference(workdir, which=which)
   serving = task.serving()
-  export_dir = export_dir or os.path.join(workdir, "export")
-  os.makedirs(export_dir, exist_ok=True)
+  export_dir = workdir_path(export_dir) if export_dir else workdir / "export"
+  export_dir.mkdir(parents=True, exist_ok=True)
   metadata = {
       "format": "htr-export-1",
       "task": config.task,
@@ -231,11 +227,11 @@ def export(workdir: str, export_dir: str | None = None,
     metadata["signature"]["outputs"] = {
         name: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
         for name, spec in sorted(outputs.items())}
-    directory = os.path.join(export_dir, weights)
+    directory = export_dir / weights
     own = {k: v for k, v in metadata.items() if k != "variants"}
     save(module, serving, {**own, "weights": weights}, directory)
     metadata["variants"][weights] = {"path": weights, "weights": weights,
                                      "size_bytes": _dir_size(directory)}
-  with open(os.path.join(export_dir, "metadata.json"), "w") as f:
-    json.dump(metadata, f, indent=1, ensure_ascii=False)
+  (export_dir / "metadata.json").write_text(json.dumps(metadata, indent=1, ensure_ascii=False),
+                                            encoding="utf-8")
   return metadata

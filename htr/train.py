@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import time
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 from clu import metric_writers, periodic_actions
+from etils import epath
 
 from htr import sharding
 from htr.data import pipeline
@@ -159,24 +159,34 @@ def make_train_step(task: Task, tx, base_rng: jax.Array, compute_dtype: str = "f
 # ---------------------------------------------------------------------------
 # Checkpoints: state + data iterator + progress in one orbax save.
 # ---------------------------------------------------------------------------
-def _managers(workdir: str, config, metric: tuple[str, str]
+def workdir_path(workdir: epath.PathLike) -> epath.Path:
+  """The absolute path of a workdir: a local folder or a gs:// (s3://, ...) URI.
+
+  Every file of a run goes through it (epath, TensorFlow's file system and orbax all
+  take URIs), so a bucket works as a workdir the way a shared mount does.
+  """
+  path = epath.Path(workdir).expanduser()
+  return path if path.is_absolute() else path.absolute()
+
+
+def _managers(workdir: epath.Path, config, metric: tuple[str, str]
               ) -> tuple[ocp.CheckpointManager, ocp.CheckpointManager]:
   """Latest N checkpoints (for resuming) and the single best by `metric` (for use)."""
   name, mode = metric
   latest = ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      workdir / "checkpoints",
       options=ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True))
   best = ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "best"),
+      workdir / "best",
       options=ocp.CheckpointManagerOptions(
           max_to_keep=1, create=True, best_fn=lambda m: m[name], best_mode=mode))
   return latest, best
 
 
-def _latest_task_metadata(workdir: str) -> dict[str, Any] | None:
+def _latest_task_metadata(workdir: epath.Path) -> dict[str, Any] | None:
   """The task metadata of the latest checkpoint in `workdir`, if there is one."""
-  directory = os.path.join(workdir, "checkpoints")
-  if not os.path.isdir(directory):
+  directory = workdir / "checkpoints"
+  if not directory.is_dir():
     return None
   manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
       create=False, read_only=True))
@@ -271,13 +281,14 @@ def _eval_dataset(task, config, split: str):
 # ---------------------------------------------------------------------------
 # Training.
 # ---------------------------------------------------------------------------
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike
+                       ) -> dict[str, float]:
   """Trains `config.task` until `num_train_steps` or early stopping; resumes if possible.
 
   Returns the metrics of the last evaluation.
   """
-  workdir = os.path.abspath(workdir)
-  os.makedirs(workdir, exist_ok=True)
+  workdir = workdir_path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
   # A resumed run rebuilds its task from the checkpoint (e.g. the same vocabulary), and
   # so does a run that starts from another run's weights (fine-tuning).
   task_metadata = _latest_task_metadata(workdir)
@@ -294,7 +305,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       raise ValueError(f"{what}={size} must be a multiple of the data axis "
                        f"({mesh.shape['data']} devices)")
   writer = metric_writers.create_default_writer(
-      workdir, just_logging=jax.process_index() > 0, asynchronous=False)
+      str(workdir), just_logging=jax.process_index() > 0, asynchronous=False)
 
   # -- Data ---------------------------------------------------------------
   pad, sort_key = task.padding()
@@ -350,7 +361,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                           every_steps=config.log_every)
   hooks = [report]
   if jax.process_index() == 0 and config.profile:
-    hooks.append(periodic_actions.Profile(num_profile_steps=5, logdir=workdir))
+    hooks.append(periodic_actions.Profile(num_profile_steps=5, logdir=str(workdir)))
   eval_metrics: dict[str, float] = {}
   pending: list[dict[str, jax.Array]] = []
   metric_name, mode = task.main_metric
@@ -444,10 +455,11 @@ def _flat(config: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]
 # ---------------------------------------------------------------------------
 # Evaluation report and inference.
 # ---------------------------------------------------------------------------
-def restore_for_inference(workdir: str, *, which: str = "best") -> tuple[Task, dict, Any]:
+def restore_for_inference(workdir: epath.PathLike, *, which: str = "best"
+                          ) -> tuple[Task, dict, Any]:
   """(task, variables, config) of a trained workdir; config comes from the checkpoint."""
-  workdir = os.path.abspath(workdir)
-  directory = os.path.join(workdir, which)
+  workdir = workdir_path(workdir)
+  directory = workdir / which
   manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
       create=False, read_only=True))
   step = manager.best_step() if which == "best" else manager.latest_step()
@@ -464,9 +476,10 @@ def restore_for_inference(workdir: str, *, which: str = "best") -> tuple[Task, d
   return task, state.variables(), config
 
 
-def evaluate(config: ml_collections.ConfigDict, workdir: str, *, split: str | None = None,
+def evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike, *, split: str | None = None,
              which: str = "best", num_worst: int = 20) -> dict[str, Any]:
   """Evaluates a trained workdir on `split`; writes and returns a JSON report."""
+  workdir = workdir_path(workdir)
   task, variables, trained = restore_for_inference(workdir, which=which)
   # The model comes from the checkpoint; how to decode it is this run's choice.
   if "decode" in config:
@@ -480,10 +493,9 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, *, split: str | No
   report = {"dataset": config.data.name, "split": split, "checkpoint": which,
             "metrics": metrics, "seconds": time.time() - start,
             "worst": task.worst(records, num_worst), "predictions": records}
-  path = os.path.join(workdir, f"eval_{config.data.name.replace('/', '_')}_{split}.json")
+  path = workdir / f"eval_{config.data.name.replace('/', '_')}_{split}.json"
   if jax.process_index() == 0:
-    with open(path, "w") as f:
-      json.dump(report, f, indent=1)
-    task.save_artifacts(records, workdir, os.path.splitext(os.path.basename(path))[0])
+    path.write_text(json.dumps(report, indent=1))
+    task.save_artifacts(records, workdir, path.stem)
   logging.info("eval %s/%s: %s -> %s", config.data.name, split, metrics, path)
   return report

@@ -131,6 +131,15 @@ def test_eval_report_and_recognition(data_dir, tmp_path):
   assert all(isinstance(r.text, str) and 0.0 <= r.confidence <= 1.0 for r in results)
 
 
+def test_workdir_path_keeps_uris_and_anchors_local_folders(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.setenv("HOME", str(tmp_path / "home"))
+  # os.path.abspath made `gs://b/run` into `<cwd>/gs:/b/run` on every worker's disk.
+  assert str(train.workdir_path("gs://bucket/runs/iam")) == "gs://bucket/runs/iam"
+  assert str(train.workdir_path("runs/iam")) == str(tmp_path / "runs" / "iam")
+  assert str(train.workdir_path("~/runs")) == str(tmp_path / "home" / "runs")
+
+
 def test_optimizer_schedules(data_dir):
   import jax.numpy as jnp
   config = _tiny(data_dir, num_train_steps=100)

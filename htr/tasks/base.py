@@ -10,6 +10,7 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
+from etils import epath
 
 from htr.data.bucketing import PadSpec
 
@@ -127,7 +128,8 @@ class Task(abc.ABC):
   def summarize(self, records: list[dict[str, Any]]) -> dict[str, float]:
     """Corpus-level metrics from all records of an evaluation."""
 
-  def save_artifacts(self, records: list[dict[str, Any]], directory: str, name: str) -> None:
+  def save_artifacts(self, records: list[dict[str, Any]], directory: epath.Path, name: str
+                     ) -> None:
     """Writes task-specific evaluation files (e.g. a confusion matrix) as `name.*`."""
 
   def worst(self, records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from etils import epath
 
 from htr import metrics
 from htr.tasks import base
@@ -199,13 +199,14 @@ class Task(base.Task):
   def save_artifacts(self, records, directory, name):
     """`name_confusion.json` (per-class accuracy, worst pairs, matrix) and `.png`."""
     matrix = confusion_matrix(records, self.classes)
-    path = os.path.join(directory, f"{name}_confusion")
-    with open(path + ".json", "w") as f:
-      json.dump(confusion_report(matrix, self.classes), f, indent=1)
+    directory = epath.Path(directory)
+    (directory / f"{name}_confusion.json").write_text(
+        json.dumps(confusion_report(matrix, self.classes), indent=1))
     summary = self.summarize(records)
     title = (f"{name}: accuracy {100 * summary['accuracy']:.2f}%, top-5 "
              f"{100 * summary['top5_accuracy']:.2f}% (rows true, columns predicted)")
-    draw_confusion(matrix, self.classes, title).save(path + ".png")
+    with (directory / f"{name}_confusion.png").open("wb") as f:
+      draw_confusion(matrix, self.classes, title).save(f, format="PNG")
 
   def metadata(self):
     return {"classes": self.classes}
