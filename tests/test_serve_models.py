@@ -15,6 +15,7 @@ import io
 import os
 import threading
 import time
+import zlib
 
 import httpx
 import numpy as np
@@ -181,6 +182,25 @@ def test_bad_images_are_clear_422s(http, upload, message):
   response = http.post("/v1/models/digits/image",
                         files={"file": ("x.png", upload, "image/png")})
   assert response.status_code == 422 and message in response.json()["message"]
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+  """A small PNG whose header claims `width` x `height` pixels."""
+  png = bytearray(_png([], size=8))
+  header = png[16:29]  # IHDR's data, after the signature, its length and its type.
+  header[0:8] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+  png[16:29] = header
+  png[29:33] = zlib.crc32(b"IHDR" + bytes(header)).to_bytes(4, "big")
+  return bytes(png)
+
+
+# Over the server's limit; and over twice Pillow's own, where Pillow refuses to open it.
+@pytest.mark.parametrize("width, height", [(5000, 5000), (20_000, 20_000)])
+def test_images_with_too_many_pixels_are_413s(http, width, height):
+  response = http.post("/v1/models/digits/image",
+                        files={"file": ("huge.png", _png_claiming(width, height), "image/png")})
+  assert response.status_code == 413, response.text
+  assert "huge.png" in response.json()["message"]
 
 
 def test_inkml_upload(http, tmp_path):

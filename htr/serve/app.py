@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from htr.errors import InputError
 from htr.ink.ink import Ink
@@ -187,11 +188,31 @@ def create_app(config: ServeConfig) -> FastAPI:
     return Ink.from_strokes([np.asarray(s, np.float64) for s in request.strokes])
 
   async def recognise(model, examples: list, names: list[str]) -> list[schemas.Recognition]:
+    """Runs `examples` (made by `prepare_examples`) through the model's batcher."""
     outputs = await state.batchers[model.name].submit(examples)
     for output, where in zip(outputs, names, strict=True):
       if "error" in output:
         raise InputError(output["error"], sample_id=where)
     return [schemas.Recognition(model=model.name, kind=model.kind, **o) for o in outputs]
+
+  async def prepare_examples(prepare, model, inputs: list, names: list[str]) -> list:
+    """`prepare(model, input, name)` of each input, in a worker thread: parsing and
+    preprocessing uploads takes milliseconds of CPU, and on the event loop every other
+    request would wait for it."""
+    return await run_in_threadpool(
+        lambda: [prepare(model, x, where) for x, where in zip(inputs, names, strict=True)])
+
+  def ink_example(model, ink: schemas.InkRequest, where: str):
+    return model.prepare_ink(to_ink(ink, where), where)
+
+  def inkml_example(model, data: bytes, where: str):
+    from htr.ink import inkml
+    document = inkml.read_inkml(data, name=where, max_points=config.max_points,
+                                max_bytes=config.max_body_bytes)
+    return model.prepare_ink(document.ink, where)
+
+  def image_example(model, data: bytes, where: str):
+    return model.prepare_image(decode_image(data, where), where)
 
   def decode_image(data: bytes, where: str) -> np.ndarray:
     from PIL import Image
@@ -207,7 +228,9 @@ def create_app(config: ServeConfig) -> FastAPI:
                            sample_id=where)
         image.load()
         return canvas.pil_to_array(image)
-    except (OSError, SyntaxError, Image.DecompressionBombError, ValueError) as e:
+    except Image.DecompressionBombError as e:  # Pillow refuses before we can measure it.
+      raise HTTPException(413, f"{where}: {e}") from None
+    except (OSError, SyntaxError, ValueError) as e:
       if isinstance(e, InputError):
         raise
       raise InputError(f"not a readable PNG or JPEG image ({e})", sample_id=where) from None
@@ -254,8 +277,8 @@ def create_app(config: ServeConfig) -> FastAPI:
   async def recognise_ink(name: str, body: schemas.InkRequest, _: str = Depends(client)):
     """One ink as JSON strokes -> text (or LaTeX, or top classes)."""
     model = model_named(name)
-    return (await recognise(model, [model.prepare_ink(to_ink(body, "ink"), "ink")],
-                            ["ink"]))[0]
+    examples = await prepare_examples(ink_example, model, [body], ["ink"])
+    return (await recognise(model, examples, ["ink"]))[0]
 
   @app.post("/v1/models/{name}/ink/batch", response_model=schemas.BatchResponse,
             tags=["recognise"], responses=responses)
@@ -267,8 +290,7 @@ def create_app(config: ServeConfig) -> FastAPI:
       raise HTTPException(413, f"{len(body.inks)} inks, more than the limit "
                           f"{config.max_batch_items}")
     names = [f"inks[{i}]" for i in range(len(body.inks))]
-    examples = [model.prepare_ink(to_ink(ink, where), where)
-                for ink, where in zip(body.inks, names)]
+    examples = await prepare_examples(ink_example, model, body.inks, names)
     return schemas.BatchResponse(results=await recognise(model, examples, names))
 
   @app.post("/v1/models/{name}/inkml", response_model=schemas.Recognition,
@@ -276,13 +298,10 @@ def create_app(config: ServeConfig) -> FastAPI:
   async def recognise_inkml(name: str, file: UploadFile = File(...),
                             _: str = Depends(client)):
     """An InkML file upload -> text (or LaTeX, or top classes)."""
-    from htr.ink import inkml
     model = model_named(name)
     where = file.filename or "upload"
-    document = inkml.read_inkml(await file.read(), name=where,
-                                max_points=config.max_points,
-                                max_bytes=config.max_body_bytes)
-    return (await recognise(model, [model.prepare_ink(document.ink, where)], [where]))[0]
+    examples = await prepare_examples(inkml_example, model, [await file.read()], [where])
+    return (await recognise(model, examples, [where]))[0]
 
   @app.post("/v1/models/{name}/image", response_model=schemas.Recognition,
             tags=["recognise"], responses=responses)
@@ -291,8 +310,8 @@ def create_app(config: ServeConfig) -> FastAPI:
     """A PNG or JPEG upload -> top classes (or LaTeX, or text)."""
     model = model_named(name)
     where = file.filename or "upload"
-    image = decode_image(await file.read(), where)
-    return (await recognise(model, [model.prepare_image(image, where)], [where]))[0]
+    examples = await prepare_examples(image_example, model, [await file.read()], [where])
+    return (await recognise(model, examples, [where]))[0]
 
   @app.post("/v1/models/{name}/image/batch", response_model=schemas.BatchResponse,
             tags=["recognise"], responses=responses)
@@ -303,11 +322,9 @@ def create_app(config: ServeConfig) -> FastAPI:
     if len(files) > config.max_batch_items:
       raise HTTPException(413, f"{len(files)} images, more than the limit "
                           f"{config.max_batch_items}")
-    examples, names = [], []
-    for i, upload in enumerate(files):
-      names.append(upload.filename or f"files[{i}]")
-      examples.append(model.prepare_image(decode_image(await upload.read(), names[-1]),
-                                          names[-1]))
+    names = [upload.filename or f"files[{i}]" for i, upload in enumerate(files)]
+    examples = await prepare_examples(image_example, model,
+                                      [await upload.read() for upload in files], names)
     return schemas.BatchResponse(results=await recognise(model, examples, names))
 
   # -- the drawing page -------------------------------------------------------------
