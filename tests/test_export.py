@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -124,6 +125,27 @@ def test_an_ink_too_long_for_the_export_is_refused_not_cut(ink_export, tmp_path,
   buffer = metadata["settings"]["max_points"]
   assert cli.main(["recognize", f"--saved_model={os.path.join(workdir, 'export')}", path]) == 2
   assert f"do not fit the export's {buffer}-point buffer" in capsys.readouterr().err
+
+  # `htr serve` answers it with a 422 naming the upload.
+  from fastapi.testclient import TestClient
+
+  from htr.serve.app import create_app
+  from htr.serve.config import ServeConfig
+  models = tmp_path / "models"
+  models.mkdir()
+  (models / "lines").symlink_to(os.path.join(workdir, "export"))
+  app = create_app(ServeConfig(models_dir=str(models), rate=0, max_batch=1))
+  with TestClient(app) as client:
+    deadline = time.time() + 300
+    while client.get("/readyz").status_code != 200:
+      assert time.time() < deadline, client.get("/readyz").json()
+      time.sleep(0.1)
+    with open(path, "rb") as f:
+      response = client.post("/v1/models/lines/inkml",
+                             files={"file": ("long.inkml", f.read(), "application/xml")})
+  assert response.status_code == 422, response.text
+  message = response.json()["message"]
+  assert "long.inkml" in message and f"do not fit the export's {buffer}-point buffer" in message
 
 
 def test_metadata_describes_signature_and_preprocessing(ink_export):
