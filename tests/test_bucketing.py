@@ -68,6 +68,25 @@ def test_eval_keeps_remainder_as_masked_rows():
   assert sum(b["mask"].sum() for b in ds) == 3
 
 
+def test_skipped_examples_are_spread_as_padding_rows_not_batched_together():
+  """Skipped examples (None) used to sort first as length 0 and fill whole batches."""
+  examples = _examples(range(1, 17))
+  for i in range(0, 16, 4):
+    examples[i] = None
+  source = grain.MapDataset.source(examples)
+  ds = BucketBatchDataset(source, batch_size=4, pad=PAD, sort_key="inputs", window_batches=4)
+  batches = list(ds)
+  assert len(batches) == 4 and [b["mask"].sum() for b in batches] == [3, 3, 3, 3]
+  ids = sorted(i for b in batches for i, m in zip(b["id"], b["mask"]) if m)
+  assert ids == sorted(e["id"] for e in examples if e is not None)
+
+
+def test_drop_remainder_drops_the_partial_batch_not_a_full_one():
+  ds = _dataset(range(1, 11), batch_size=4, window_batches=4, drop_remainder=True)
+  assert len(ds) == 2
+  assert [b["mask"].sum() for b in ds] == [4, 4]
+
+
 def test_collate_of_only_skipped_examples_is_an_error():
   with pytest.raises(InputError, match="whole batch"):
     collate([None, None], PAD, 2)

@@ -88,21 +88,27 @@ class BucketBatchDataset(grain.MapDataset):
       if w in self._cache:
         return self._cache[w]
       size = self._window_batches * self._batch_size
-      stop = min(w * size + size, len(self._parent))
-      examples = [self._parent[i] for i in range(w * size, stop)]
-      examples = [self._check_length(e) for e in examples]
-      order = sorted(range(len(examples)), key=lambda i: self._length(examples[i]))
-      batches = [[examples[i] for i in order[k:k + self._batch_size]]
-                 for k in range(0, len(order), self._batch_size)]
+      # Without the remainder, the last window holds only whole batches' worth.
+      limit = len(self) * self._batch_size if self._drop_remainder else len(self._parent)
+      stop = min(w * size + size, limit)
+      examples = [self._check_length(self._parent[i]) for i in range(w * size, stop)]
+      real = sorted((e for e in examples if e is not None), key=self._length)
+      # Real examples are dealt over all of the window's batches in length order, so
+      # skipped ones are padding rows spread evenly, never a batch of their own.
+      num_batches = -(-len(examples) // self._batch_size)
+      bounds = np.arange(num_batches + 1) * len(real) // num_batches
+      batches = [real[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
       np.random.default_rng([self._seed, w]).shuffle(batches)
       with self._lock:
         self._cache[w] = batches
         for old in [k for k in self._cache if k < w - 1]:
-          del self._cache[old], self._window_locks[old]
+          self._cache.pop(old, None)
+          # A thread still waiting on it may cache it again: eviction must not fail then.
+          self._window_locks.pop(old, None)
       return batches
 
   def _length(self, example) -> int:
-    if example is None or self._sort_key is None:
+    if self._sort_key is None:
       return 0
     spec = self._pad.get(self._sort_key)
     return np.shape(example[self._sort_key])[spec.axis if spec else 0]
