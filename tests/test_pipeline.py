@@ -144,3 +144,13 @@ def test_mixture_component_without_the_split_is_named():
                   "splits": {"train": "train"}}}})
   with pytest.raises(ValueError, match="'symbols'.*no split for 'validation'"):
     pipeline.load_components(data, "validation")
+
+
+def test_split_expressions_are_checked_part_by_part(setup):
+  config, source = setup
+  name, data_dir = config.data.name, config.data.data_dir
+  test = pipeline.load_source(name, "test", data_dir=data_dir)
+  joined = pipeline.load_source(name, "train+test[:50%]", data_dir=data_dir)
+  assert len(joined) == len(source) + (len(test) + 1) // 2
+  with pytest.raises(ValueError, match="no split 'nope' \\(in 'train\\+nope'\\)"):
+    pipeline.load_source(name, "train+nope", data_dir=data_dir)

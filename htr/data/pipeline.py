@@ -52,10 +52,13 @@ def load_source(name: str, split: str, *, data_dir: str | None = None,
   if jax.process_count() > 1:  # Every process, every call: all must meet here.
     multihost_utils.sync_global_devices(f"htr: {name} prepared")
     builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
-  # "train[:90%]" slices "train". (Under tfds.testing.mock_data nothing is prepared
-  # and there is no split metadata to check against.)
-  if builder.info.splits and split.partition("[")[0] not in builder.info.splits:
-    raise ValueError(f"{name} has no split {split!r}; it has {list(builder.info.splits)}")
+  # "train[:90%]" slices "train", "train+validation" joins two. (Under
+  # tfds.testing.mock_data nothing is prepared and there is no split metadata.)
+  unknown = [part for part in (p.partition("[")[0].strip() for p in split.split("+"))
+             if part not in builder.info.splits]
+  if builder.info.splits and unknown:
+    raise ValueError(f"{name} has no split {unknown[0]!r} (in {split!r}); it has "
+                     f"{list(builder.info.splits)}")
   return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
 
 
