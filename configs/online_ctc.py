@@ -48,7 +48,7 @@ def get_config(arg=None):
   arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False)
   config = config_lib.trainer_defaults(ml_collections.ConfigDict())
   config.task = "ctc"                 # htr/tasks/ctc.py
-  config.alphabet = "iam_ondb"        # Alphabet name (htr/data/alphabet.py) or its characters.
+  config.alphabet = "iam_ondb"        # Alphabet name (htr/data/alphabet.py) or "chars:abc...".
 
   config.data = ml_collections.ConfigDict()
   data = config.data

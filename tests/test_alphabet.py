@@ -30,3 +30,15 @@ def test_json_round_trip_and_batch_decode():
 def test_repeated_characters_rejected():
   with pytest.raises(ValueError, match="repeated"):
     Alphabet("aba")
+
+
+@pytest.mark.parametrize("spec", ["IAM_ONDB", "iam-ondb"])
+def test_names_ignore_case_and_dashes(spec):
+  assert Alphabet.named(spec) == Alphabet(IAM_ONDB)
+
+
+def test_a_misspelt_name_is_refused_not_taken_as_characters():
+  with pytest.raises(ValueError, match="'iamondb'; did you mean 'iam_ondb'"):
+    Alphabet.named("iamondb")
+  assert Alphabet.named("chars:iamondb").chars == "iamondb"
+  assert Alphabet.named("0123456789").chars == "0123456789"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Sequence
 
@@ -9,11 +10,12 @@ import numpy as np
 
 from htr.errors import InputError
 
-# Every character of the IAM-OnDB transcriptions (formats/IAM-OnDB.md).
+# Every character of the IAM-OnDB transcriptions.
 IAM_ONDB = (" !\"#%&'()*+,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_"
             "abcdefghijklmnopqrstuvwxyz")
 
 _NAMED = {"iam_ondb": IAM_ONDB}
+_LITERAL = "chars:"  # Prefix of an alphabet given as its characters.
 
 BLANK = 0
 
@@ -32,9 +34,23 @@ class Alphabet:
     self._ids = {c: i + 1 for i, c in enumerate(chars)}
 
   @classmethod
-  def named(cls, name_or_chars: str) -> Alphabet:
-    """`iam_ondb`, or the characters themselves."""
-    return cls(_NAMED.get(name_or_chars, name_or_chars))
+  def named(cls, spec: str) -> Alphabet:
+    """A named alphabet (`iam_ondb`, any case, `-` for `_`) or the characters themselves
+    (`chars:0123456789`, or without the prefix when the string is not close to a name).
+
+    Raises:
+      ValueError: for a string that looks like a misspelt name: taken as characters, it
+        would make a model with a handful of classes that can read no label.
+    """
+    if spec.startswith(_LITERAL):
+      return cls(spec[len(_LITERAL):])
+    key = spec.lower().replace("-", "_")
+    if key in _NAMED:
+      return cls(_NAMED[key])
+    if close := difflib.get_close_matches(key, _NAMED, n=1, cutoff=0.7):
+      raise ValueError(f"unknown alphabet name {spec!r}; did you mean {close[0]!r}? (an "
+                       f"alphabet of exactly these characters is written '{_LITERAL}{spec}')")
+    return cls(spec)
 
   @property
   def num_classes(self) -> int:
