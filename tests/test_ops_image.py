@@ -23,6 +23,15 @@ def test_decode_image():
   assert out["image"].max() == 1.0 and out["label"].dtype == np.int32
 
 
+@pytest.mark.parametrize("image", [np.ones((28, 28, 1), np.float32),
+                                   np.ones((28, 28, 1), np.uint16),
+                                   np.ones((28, 28, 3), np.uint8)],
+                         ids=["float", "uint16", "rgb"])
+def test_decode_image_refuses_what_it_would_scale_wrongly(image):
+  with pytest.raises(InputError, match=r"sample x: image must be uint8 grey"):
+    registry.build("decode_image")({**_example(), "image": image}, np.random.default_rng(0))
+
+
 def test_emnist_transpose_on_tfds_mock_data():
   """TFDS's emnist images, as mock_data yields them, come out transposed back."""
   import tensorflow_datasets as tfds

@@ -26,10 +26,18 @@ from htr.errors import InputError
 
 @register("decode_image")
 def get_decode_image():
-  """uint8 `image` -> float32 in [0, 1] (with a channel axis); `label` -> int32."""
+  """uint8 grey `image` -> float32 in [0, 1] (with a channel axis); `label` -> int32.
+
+  Raises:
+    InputError: for another dtype (scaled by 255 it would be silently wrong) or more
+      than one channel, naming the sample.
+  """
   def op(example: Example) -> Example:
     image = np.asarray(example["image"])
     image = image[..., None] if image.ndim == 2 else image
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 1:
+      raise InputError(f"image must be uint8 grey [H, W] or [H, W, 1], got {image.dtype} "
+                       f"{list(image.shape)}", sample_id=example.get("id"))
     out = {**example, "image": image.astype(np.float32) / 255.0}
     if "label" in example:
       out["label"] = np.int32(example["label"])
