@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from htr.data import registry
 from htr.ink import augment
 from htr.ink.ink import Ink
 
@@ -31,6 +32,15 @@ def _ink(seed: int = 0) -> Ink:
   xy[:, 0] += np.linspace(0, 20, lengths.sum())
   t = np.cumsum(rng.uniform(0, 0.02, lengths.sum()))
   return Ink(np.column_stack([xy, t]), lengths)
+
+
+@pytest.mark.parametrize("name", _TRANSFORMS)
+def test_every_augmentation_is_a_pipeline_op(name):
+  """Config strings reach each one by name (smooth_distortion was not registered)."""
+  ink = _ink()
+  out = registry.build(f"{name}(p=1.0)")({"ink": ink}, np.random.default_rng(3))["ink"]
+  assert out.points.shape == ink.points.shape
+  assert not np.array_equal(out.points, ink.points)
 
 
 @pytest.mark.parametrize("name", _TRANSFORMS)

@@ -77,6 +77,12 @@ def get_time_stretch(p: float = 1.0, low: float = 0.8, high: float = 1.25):
   return _maybe(p, lambda ink, rng: augment.time_stretch(ink, rng, low=low, high=high))
 
 
+@register("smooth_distortion", random=True)
+def get_smooth_distortion(p: float = 1.0, **kwargs):
+  """A baseline and letter width that drift along the line (see `augment.smooth_distortion`)."""
+  return _maybe(p, lambda ink, rng: augment.smooth_distortion(ink, rng, **kwargs))
+
+
 @register("render_ink", random=True)
 def get_render_ink(height: int = 64, pen_width: float | tuple[float, float] = 2.0,
                    stroke_jitter: float = 0.0, max_width: int | None = None,
