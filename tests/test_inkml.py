@@ -104,6 +104,7 @@ def test_difference_coding():
     (doc("<trace>1 2, nan 3</trace>"), "NaN or infinite"),
     (doc("<trace>1 2, 3 inf</trace>"), "NaN or infinite"),
     (doc("<trace>1 2, 3e38 3</trace>"), "coordinate of 3e\\+38, beyond"),
+    (doc("<trace>1 2, 1e300 3</trace>"), "1 points with NaN or infinite .*beyond float32"),
     (doc("<trace>1 2 3</trace>", fmt="X F T"), "lack a regular X or Y"),
     (doc("<trace>1 2 3</trace>", fmt="X Y T:fortnights"), "unknown units"),
     (doc("<trace>1 '2x</trace>"), "cannot read point 0"),

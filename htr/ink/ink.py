@@ -27,7 +27,8 @@ class Ink:
   stroke_lengths: np.ndarray
 
   def __post_init__(self):
-    points = np.asarray(self.points, np.float32).reshape(-1, 3)
+    with np.errstate(over="ignore"):  # Beyond float32 becomes inf; `validate` names it.
+      points = np.asarray(self.points, np.float32).reshape(-1, 3)
     lengths = np.asarray(self.stroke_lengths, np.int32).reshape(-1)
     if lengths.sum() != len(points) or (lengths <= 0).any():
       raise InputError(
@@ -93,8 +94,8 @@ def validate(ink: Ink, *, path=None, sample_id=None, max_points: int = 200_000) 
     raise InputError("ink has no points", path=path, sample_id=sample_id)
   if not np.isfinite(ink.points).all():
     bad = int((~np.isfinite(ink.points)).any(1).sum())
-    raise InputError(f"ink has {bad} points with NaN or infinite coordinates",
-                     path=path, sample_id=sample_id)
+    raise InputError(f"ink has {bad} points with NaN or infinite coordinates (or beyond "
+                     "float32's +-3.4e38)", path=path, sample_id=sample_id)
   if (far := float(np.abs(ink.points[:, :2]).max())) > MAX_COORDINATE:
     raise InputError(f"ink has a coordinate of {far:.3g}, beyond +-{MAX_COORDINATE:.0e}"
                      " (no digitiser writes such values; float32 features would overflow)",
