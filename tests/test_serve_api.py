@@ -8,6 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from htr.errors import InputError
 from htr.serve import auth
 from htr.serve.app import create_app
 from htr.serve.batching import Batcher, Overloaded
@@ -80,6 +81,20 @@ def test_a_keys_file_with_a_plain_key_is_refused(tmp_path):
   keys.write_text("alice:secret-a\n")
   with pytest.raises(ValueError, match="SHA256HEX"):
     auth.load_key_hashes(str(keys), env={})
+
+
+@pytest.mark.parametrize("content, match", [
+    ("# alice:0123  (revoked)\n\n", "holds no key"),
+    ("", "holds no key"),
+    (b"\xff\xfe", "not a UTF-8 text file"),
+])
+def test_a_keys_file_without_keys_is_refused_not_an_open_api(tmp_path, content, match):
+  keys = tmp_path / "keys.txt"
+  keys.write_bytes(content if isinstance(content, bytes) else content.encode())
+  with pytest.raises(InputError, match=match):
+    auth.load_key_hashes(str(keys), env={})
+  with pytest.raises(InputError, match="holds no key"):
+    auth.load_key_hashes(None, env={auth.ENV_VAR: " , "})
 
 
 def test_rate_limit_per_client(tmp_path):

@@ -48,16 +48,31 @@ def _parse_entries(entries: list[str], where: str) -> dict[str, str]:
 
 def load_key_hashes(path: str | None = None, env: dict[str, str] | None = None
                     ) -> dict[str, str]:
-  """{sha256 hex: key name} from the keys file and the `HTR_API_KEYS` variable."""
+  """{sha256 hex: key name} from the keys file and the `HTR_API_KEYS` variable.
+
+  Raises:
+    InputError: for a missing or unreadable file, a malformed entry, or a source that
+      is given but holds no key (with every key revoked, the API would be open).
+  """
   env = os.environ if env is None else env
   hashes = {}
   if path:
     if not os.path.isfile(path):
       raise InputError("no such API keys file", path=path)
-    with open(path, encoding="utf-8") as f:
-      hashes.update(_parse_entries(f.read().splitlines(), path))
+    try:
+      with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    except UnicodeDecodeError as e:
+      raise InputError(f"not a UTF-8 text file ({e.reason} at byte {e.start})",
+                       path=path) from None
+    if not (entries := _parse_entries(lines, path)):
+      raise InputError("the API keys file holds no key; with none the API would be open "
+                       "to anyone (leave out --keys_file for that)", path=path)
+    hashes.update(entries)
   if env.get(ENV_VAR):
-    hashes.update(_parse_entries(env[ENV_VAR].split(","), f"${ENV_VAR}"))
+    if not (entries := _parse_entries(env[ENV_VAR].split(","), f"${ENV_VAR}")):
+      raise InputError(f"${ENV_VAR} is set but holds no key; unset it for an open API")
+    hashes.update(entries)
   return hashes
 
 
