@@ -24,3 +24,8 @@ class InputError(ValueError):
     self.sample_id = sample_id
     where = [w for w in (self.path, sample_id and f"sample {sample_id}") if w]
     super().__init__(f"{': '.join(where)}: {reason}" if where else reason)
+
+
+class InputTooLarge(InputError):
+  """Input over a size limit (bytes, points, pixels): refused before it costs memory
+  or time. A server answers it with 413 rather than 422."""

@@ -143,6 +143,13 @@ def test_an_ink_too_long_for_the_export_is_refused_not_cut(ink_export, tmp_path,
     with open(path, "rb") as f:
       response = client.post("/v1/models/lines/inkml",
                              files={"file": ("long.inkml", f.read(), "application/xml")})
+    # JSON inks with epoch-second times read like relative ones (float32 would keep
+    # only ~128 s steps of them and lose every dt).
+    short = synthetic.write_line("ink", synthetic.sample_writer(rng), rng)
+    results = [client.post("/v1/models/lines/ink", json={"strokes": [
+        (s + [0, 0, offset]).tolist() for s in short.strokes()]}).json()
+        for offset in (0.0, 1.7e9)]
+  assert results[0] == results[1], results
   assert response.status_code == 422, response.text
   message = response.json()["message"]
   assert "long.inkml" in message and f"do not fit the export's {buffer}-point buffer" in message

@@ -125,7 +125,16 @@ def test_body_and_ink_limits(tmp_path):
     # Chunked bodies (no Content-Length) are counted while they stream in.
     response = client.post("/v1/models/m/ink", content=iter([b"{" + b" " * 1500] * 3),
                            headers={"content-type": "application/json"})
-    assert response.status_code == 413
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+
+
+def test_every_error_has_the_error_body(tmp_path):
+  """Starlette's own errors (unknown path, method) used to answer {"detail": ...}."""
+  with _client(tmp_path) as client:
+    _wait_ready(client)
+    for response, status in [(client.get("/nope"), 404), (client.put("/v1/models"), 405)]:
+      assert response.status_code == status
+      assert set(response.json()) == {"error", "message"}, response.json()
 
 
 @pytest.mark.parametrize("body, where", [
@@ -160,8 +169,12 @@ def test_metrics_count_requests_and_errors(tmp_path):
     client.get("/v1/models")
     client.get("/v1/models/nope")
     client.get("/no/such/path")
+    for i in range(3):  # Made-up methods share one label value.
+      client.request(f"M{i}", "/v1/models")
     text = client.get("/metrics").text
   assert 'htr_requests_total{method="GET",route="/v1/models",status="200"} 1.0' in text
+  assert 'method="other",route="/v1/models",status="405"} 3.0' in text
+  assert 'method="M0"' not in text
   assert 'htr_errors_total{kind="not_found",route="/v1/models/{name}"} 1.0' in text
   assert 'route="unmatched"' in text
   assert "htr_request_latency_seconds_bucket" in text

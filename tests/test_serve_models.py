@@ -217,6 +217,22 @@ def test_inkml_upload(http, tmp_path):
   assert broken.status_code == 422 and "bad.inkml" in broken.json()["message"]
 
 
+@pytest.mark.parametrize("strokes, points, limit", [(2001, 2, "2001 strokes, more than"),
+                                                     (1, 20_001, "more than 20000 points")])
+def test_inkml_uploads_have_the_json_inks_limits(http, tmp_path, strokes, points, limit):
+  """The stroke limit used to apply to JSON inks only, and the point limit was a 422."""
+  from htr.ink import inkml
+  from htr.ink.ink import Ink
+  n = strokes * points
+  ink = Ink(np.c_[np.arange(n), np.zeros(n), np.arange(n) / 100], np.full(strokes, points))
+  path = tmp_path / "big.inkml"
+  inkml.write_inkml(ink, {}, str(path))
+  response = http.post("/v1/models/digits/inkml",
+                       files={"file": ("big.inkml", path.read_bytes(), "application/xml")})
+  assert response.status_code == 413, response.text
+  assert "big.inkml" in response.json()["message"] and limit in response.json()["message"]
+
+
 # -- the drawing page in a real browser ----------------------------------------------
 @pytest.fixture(scope="session")
 def browser():

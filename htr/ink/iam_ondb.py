@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from htr.errors import InputError
+from htr.errors import InputError, InputTooLarge
 from htr.ink.ink import Ink, validate
 from htr.ink.xml_source import MAX_BYTES, MAX_POINTS, Source, parse_xml, read_source
 
@@ -45,7 +45,7 @@ class _StrokeCollector:
                          "attribute", path=self.path)
       self.points.append(values)
       if len(self.points) > self.max_points:
-        raise InputError(f"more than {self.max_points} points", path=self.path)
+        raise InputTooLarge(f"more than {self.max_points} points", path=self.path)
     elif self.root is None:
       self.root = tag
       if tag != ROOT:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from htr.errors import InputError
+from htr.errors import InputError, InputTooLarge
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +101,6 @@ def validate(ink: Ink, *, path=None, sample_id=None, max_points: int = 200_000) 
                      " (no digitiser writes such values; float32 features would overflow)",
                      path=path, sample_id=sample_id)
   if ink.num_points > max_points:
-    raise InputError(f"ink has {ink.num_points} points, more than the limit {max_points}",
+    raise InputTooLarge(f"ink has {ink.num_points} points, more than the limit {max_points}",
                      path=path, sample_id=sample_id)
   return ink

@@ -18,7 +18,7 @@ from xml.sax import saxutils
 
 import numpy as np
 
-from htr.errors import InputError
+from htr.errors import InputError, InputTooLarge
 from htr.ink.ink import Ink, validate
 from htr.ink.xml_source import MAX_BYTES, MAX_POINTS, Source, parse_xml, read_source
 
@@ -168,12 +168,12 @@ def read_inkml(source: Source, *, name: str | None = None, max_points: int = MAX
     # A trace has at least as many points as commas (one may trail): refuse before
     # parsing, which costs ~100x the file's size in memory.
     if total + text.count(",") > max_points:
-      raise InputError(f"more than {max_points} points", path=path)
+      raise InputTooLarge(f"more than {max_points} points", path=path)
     values = _parse_trace(text, max(columns) + 1, len(names), path,
                           trace.get("id", str(index)))
     total += len(values)
     if total > max_points:
-      raise InputError(f"more than {max_points} points", path=path)
+      raise InputTooLarge(f"more than {max_points} points", path=path)
     strokes.append(values[:, columns])
   if time_scale is not None:
     t0 = strokes[0][0, 2]

@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import defusedxml
 import defusedxml.ElementTree
 
-from htr.errors import InputError
+from htr.errors import InputError, InputTooLarge
 
 # Real ink files are at most a few MiB; anything far larger is a mistake or an attack,
 # refused before the parser allocates a tree for it.
@@ -38,14 +38,14 @@ def read_source(source: Source, *, name: str | None = None,
     try:
       size = os.path.getsize(source)
       if size > max_bytes:
-        raise InputError(f"file of {size} bytes is larger than the limit {max_bytes}",
+        raise InputTooLarge(f"file of {size} bytes is larger than the limit {max_bytes}",
                          path=name)
       with open(source, "rb") as f:
         data = f.read(max_bytes + 1)  # The file may have grown since getsize.
     except OSError as e:
       raise InputError(f"cannot read file: {e.strerror or e}", path=name) from None
   if len(data) > max_bytes:
-    raise InputError(f"input of {len(data)} bytes is larger than the limit {max_bytes}",
+    raise InputTooLarge(f"input of {len(data)} bytes is larger than the limit {max_bytes}",
                      path=name)
   if not data.strip():
     raise InputError("empty file", path=name)

@@ -22,9 +22,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import run_in_threadpool
 
-from htr.errors import InputError
+from htr.errors import InputError, InputTooLarge
 from htr.ink.ink import Ink
 from htr.serve import auth, schemas
 from htr.serve.batching import Batcher, Overloaded
@@ -37,9 +38,10 @@ log = logging.getLogger("htr.serve")
 
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
                            description="An API key, when the server has keys configured.")
-_ERRORS = {401: ("auth", "missing or unknown API key"), 404: ("not_found", "not found"),
-           405: ("not_found", "method not allowed"), 413: ("too_large", "request too large"),
-           429: ("rate_limited", "too many requests"), 503: ("unavailable", "not ready")}
+_ERRORS = {400: ("validation", "bad request"), 401: ("auth", "missing or unknown API key"),
+           404: ("not_found", "not found"), 405: ("not_found", "method not allowed"),
+           413: ("too_large", "request too large"), 429: ("rate_limited", "too many requests"),
+           503: ("unavailable", "not ready")}
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.ErrorBody, "description": text}
     for code, text in [(401, "missing or unknown API key"), (404, "unknown model"),
@@ -130,8 +132,12 @@ def create_app(config: ServeConfig) -> FastAPI:
   async def _bad_input(request: Request, e: InputError):
     return _error(422, "input", str(e))
 
-  @app.exception_handler(HTTPException)
-  async def _http(request: Request, e: HTTPException):
+  @app.exception_handler(InputTooLarge)
+  async def _too_large_input(request: Request, e: InputTooLarge):
+    return _error(413, "too_large", str(e))
+
+  @app.exception_handler(StarletteHTTPException)  # Also Starlette's own: 404, 405, 400.
+  async def _http(request: Request, e: StarletteHTTPException):
     kind, default = _ERRORS.get(e.status_code, ("error", "error"))
     return _error(e.status_code, kind, str(e.detail or default), headers=e.headers)
 
@@ -174,18 +180,25 @@ def create_app(config: ServeConfig) -> FastAPI:
       raise HTTPException(404, f"no model {name!r}; known: {sorted(state.models)}")
     return state.models[name]
 
-  def to_ink(request: schemas.InkRequest, where: str) -> Ink:
-    num_points = sum(len(s) for s in request.strokes)
+  def check_size(num_points: int, num_strokes: int, where: str) -> None:
     if num_points > config.max_points:
       raise HTTPException(413, f"{where}: {num_points} points, more than the limit "
                           f"{config.max_points}")
-    if len(request.strokes) > config.max_strokes:
-      raise HTTPException(413, f"{where}: {len(request.strokes)} strokes, more than the "
-                          f"limit {config.max_strokes}")
+    if num_strokes > config.max_strokes:
+      raise HTTPException(413, f"{where}: {num_strokes} strokes, more than the limit "
+                          f"{config.max_strokes}")
+
+  def to_ink(request: schemas.InkRequest, where: str) -> Ink:
+    check_size(sum(len(s) for s in request.strokes), len(request.strokes), where)
     widths = {len(p) for s in request.strokes for p in s}
     if len(widths) > 1:
       raise InputError("points must all be [x, y] or all be [x, y, t]", sample_id=where)
-    return Ink.from_strokes([np.asarray(s, np.float64) for s in request.strokes])
+    strokes = [np.asarray(s, np.float64) for s in request.strokes if s]
+    if widths == {3}:  # Rebased in float64, as InkML's T: clients may send epoch seconds.
+      t0 = strokes[0][0, 2]
+      for stroke in strokes:
+        stroke[:, 2] -= t0
+    return Ink.from_strokes(strokes)
 
   async def recognise(model, examples: list, names: list[str]) -> list[schemas.Recognition]:
     """Runs `examples` (made by `prepare_examples`) through the model's batcher."""
@@ -207,9 +220,10 @@ def create_app(config: ServeConfig) -> FastAPI:
 
   def inkml_example(model, data: bytes, where: str):
     from htr.ink import inkml
-    document = inkml.read_inkml(data, name=where, max_points=config.max_points,
-                                max_bytes=config.max_body_bytes)
-    return model.prepare_ink(document.ink, where)
+    ink = inkml.read_inkml(data, name=where, max_points=config.max_points,
+                           max_bytes=config.max_body_bytes).ink
+    check_size(ink.num_points, ink.num_strokes, where)
+    return model.prepare_ink(ink, where)
 
   def image_example(model, data: bytes, where: str):
     return model.prepare_image(decode_image(data, where), where)

@@ -15,6 +15,8 @@ from htr.serve.telemetry import Telemetry
 
 _KINDS = {401: "auth", 403: "auth", 404: "not_found", 405: "not_found", 413: "too_large",
           422: "invalid", 429: "rate_limited", 503: "unavailable"}
+# Metric labels take the method only from this set: a client can send any token.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class _TooLarge(HTTPException):
@@ -30,9 +32,10 @@ class BodyLimit:
   def _message(self) -> str:
     return f"request body over the limit of {self.max_bytes} bytes"
 
-  async def _refuse(self, send) -> None:
-    body = json.dumps({"error": "too_large", "message": self._message()}).encode()
-    await send({"type": "http.response.start", "status": 413,
+  async def _refuse(self, send, status: int = 413, kind: str = "too_large",
+                    message: str | None = None) -> None:
+    body = json.dumps({"error": kind, "message": message or self._message()}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -41,7 +44,9 @@ class BodyLimit:
     if scope["type"] != "http":
       return await self.app(scope, receive, send)
     length = dict(scope["headers"]).get(b"content-length")
-    if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+    if length is not None and not length.isdigit():
+      return await self._refuse(send, 400, "validation", "Content-Length is not a number")
+    if length is not None and int(length) > self.max_bytes:
       return await self._refuse(send)
     received = 0
     started = False
@@ -93,7 +98,8 @@ class RequestMetrics:
       name = getattr(route, "path", None) or "unmatched"
       t = self.telemetry
       t.latency.labels(name).observe(time.perf_counter() - start)
-      t.requests.labels(name, scope["method"], str(status)).inc()
+      method = scope["method"] if scope["method"] in _METHODS else "other"
+      t.requests.labels(name, method, str(status)).inc()
       if status >= 400:
         t.errors.labels(name, _KINDS.get(status, "internal" if status >= 500 else "client")
                         ).inc()
