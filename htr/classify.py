@@ -45,8 +45,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     with Image.open(path) as image:
       image.load()
       return canvas.pil_to_array(image)
-  except (OSError, SyntaxError, Image.DecompressionBombError) as e:
-    # PIL's UnidentifiedImageError and truncated-file errors are OSErrors.
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    # PIL's UnidentifiedImageError and truncated-file errors are OSErrors; modes it
+    # cannot convert (LAB, CMYK TIFFs ...) are ValueErrors.
     raise InputError(f"not a readable image ({e})", path=path) from None
 
 

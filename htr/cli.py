@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     xla_cache.enable()
   try:
     return args.run(args)
-  except (InputError, FileNotFoundError) as e:
+  except (InputError, OSError) as e:  # OSError: a missing file, a folder, no permission.
     print(f"htr {args.command}: error: {e}", file=sys.stderr)
     return 2
 

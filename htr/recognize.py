@@ -55,6 +55,9 @@ class Recognizer:
                lm_path: str | None = None):
     from htr.train import restore_for_inference
     self.task, self.variables, self.config = restore_for_inference(workdir)
+    if not hasattr(self.task, "texts"):
+      raise InputError(f"the workdir's model is for task {self.config.task!r}, which reads "
+                       "no ink into text (htr classify reads character images)", path=workdir)
     if beam_width is not None:
       self.config.decode.beam_width = beam_width
     if lm_path is not None:

@@ -74,8 +74,29 @@ def test_bad_inputs_are_clear_errors(workdir, tmp_path, capsys):
   corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
   empty = tmp_path / "empty.png"
   Image.fromarray(np.full((40, 40), 255, np.uint8)).save(empty)
+  lab = tmp_path / "lab.tif"  # Pillow reads LAB TIFFs but cannot convert them.
+  Image.new("LAB", (40, 40)).save(lab)
   for path, reason in ((corrupt, "not a readable image"), (empty, "empty"),
-                       (tmp_path / "missing.png", "no such file")):
+                       (tmp_path / "missing.png", "no such file"),
+                       (lab, "not a readable image")):
     assert cli.main(["classify", f"--workdir={workdir}", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("htr classify: error: ") and str(path) in err and reason in err
+
+
+def test_other_commands_refuse_what_they_cannot_use(workdir, tmp_path, capsys):
+  """Each used to end in a traceback (AttributeError, IsADirectoryError, ValueError)."""
+  broken = tmp_path / "broken_export"
+  broken.mkdir()
+  (broken / "saved_model.pb").write_bytes(b"")
+  (broken / "assets").mkdir()
+  (broken / "assets" / "metadata.json").write_text("{}")
+  ink = tmp_path / "a.inkml"
+  ink.write_text('<ink xmlns="http://www.w3.org/2003/InkML"><trace>1 2, 3 4</trace></ink>')
+  for argv, reason in (
+      (["recognize", f"--workdir={workdir}", str(ink)], "reads no ink into text"),
+      (["write", "hi", f"--out={tmp_path}"], "Is a directory"),
+      (["recognize", f"--saved_model={broken}", str(ink)], "not a loadable SavedModel")):
+    assert cli.main(argv) == 2, argv
+    err = capsys.readouterr().err
+    assert err.startswith(f"htr {argv[0]}: error: ") and reason in err, err

@@ -249,7 +249,12 @@ def load_model(name: str, folder: str, variant: str | None = None) -> ServedMode
     path = os.path.join(folder, variants[chosen]["path"])
   metadata = _read_json(os.path.join(path, "assets", _METADATA))
   import tensorflow as tf  # Only now: it takes seconds to import.
-  loaded = tf.saved_model.load(path)
+  try:
+    loaded = tf.saved_model.load(path)
+  except (OSError, ValueError, tf.errors.OpError) as e:  # A truncated or foreign .pb.
+    first_line = (str(e).strip().splitlines() or [""])[0][:300]
+    raise InputError(f"not a loadable SavedModel ({type(e).__name__}: {first_line})",
+                     path=path) from None
   return ServedModel(name=name, path=path, metadata=metadata, kind=_kind(metadata),
                      input_kind=metadata["input_kind"],
                      signature=loaded.signatures[metadata["signature"]["name"]],
