@@ -97,6 +97,12 @@ def test_a_keys_file_without_keys_is_refused_not_an_open_api(tmp_path, content, 
     auth.load_key_hashes(None, env={auth.ENV_VAR: " , "})
 
 
+def test_settings_that_would_hang_or_refuse_everything_are_refused(tmp_path):
+  """workers=0 used to leave the server 'loading' forever, with nothing in the log."""
+  with pytest.raises(InputError, match=r"max_batch=0 .*, workers=0 \(at least 1\)"):
+    ServeConfig(models_dir=str(tmp_path), workers=0, max_batch=0)
+
+
 def test_rate_limit_per_client(tmp_path):
   with _client(tmp_path, rate=1.0, burst=3) as client:
     _wait_ready(client)

@@ -87,15 +87,14 @@ class _State:
       c = self.config
       models = await loop.run_in_executor(None, load_models, c.models_dir, c.variant,
                                           c.max_batch, c.warm_up_words)
+      for name, model in models.items():
+        self.batchers[name] = self.batcher_for(model)
+        self.batchers[name].start()
     except Exception as e:  # noqa: BLE001  (reported by /readyz and the log)
       log.exception("loading models from %s failed", self.config.models_dir)
       first_line = (str(e).strip().splitlines() or [""])[0][:300]
       self.load_error = f"loading models failed: {type(e).__name__}: {first_line}"
       return
-    for name, model in models.items():
-      batcher = self.batcher_for(model)
-      batcher.start()
-      self.batchers[name] = batcher
     self.models = models
     self.ready = True
     log.info("serving %d models: %s", len(models), ", ".join(models))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from htr.errors import InputError
+
 
 @dataclasses.dataclass(frozen=True)
 class ServeConfig:
@@ -46,3 +48,14 @@ class ServeConfig:
   workers: int = 1
   warm_up_words: int = 12
   variant: str | None = None
+
+  def __post_init__(self):
+    """Refuses settings that would leave the server stuck in loading or unusable."""
+    at_least = {"burst": 1, "max_body_bytes": 1, "max_points": 1, "max_strokes": 1,
+                "max_batch_items": 1, "max_image_pixels": 1, "max_batch": 1,
+                "max_queue": 1, "workers": 1, "rate": 0, "max_wait_ms": 0,
+                "warm_up_words": 0}
+    bad = [f"{name}={getattr(self, name)} (at least {low})"
+           for name, low in at_least.items() if not getattr(self, name) >= low]
+    if bad:
+      raise InputError(f"invalid server settings: {', '.join(bad)}")
