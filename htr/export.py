@@ -165,9 +165,11 @@ def build_module(serving: Serving, variables: dict[str, Any], weights: str = "fl
 
 
 def _metrics(workdir: epath.Path) -> dict[str, Any]:
-  """Metrics of the evaluation reports in the workdir (`--mode=eval` writes them)."""
-  return {path.stem[5:]: json.loads(path.read_text()).get("metrics", {})
-          for path in sorted(workdir.glob("eval_*.json"))}
+  """Metrics of the evaluation reports in the workdir (`--mode=eval` writes them);
+  other `eval_*.json` files (a classifier's confusion matrix) are not reports."""
+  reports = {path.stem[5:]: json.loads(path.read_text())
+             for path in sorted(workdir.glob("eval_*.json"))}
+  return {name: report["metrics"] for name, report in reports.items() if "metrics" in report}
 
 
 def _dir_size(path: epath.Path) -> int:

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from etils import epath
 
 from htr import export, train
 from htr.ink import synthetic
@@ -238,3 +239,9 @@ def test_trim_rounds_the_longest_length_up_to_a_bucket():
   assert export._trim(x, tf.constant([9]), multiple=4, bucketed=True).shape == (2, 12)
   assert export._trim(x, tf.constant([9]), multiple=4).shape == (2, 12)
   assert export._trim(x, tf.constant([17]), multiple=4, bucketed=True).shape == (2, 20)
+
+
+def test_export_metrics_come_from_evaluation_reports_only(tmp_path):
+  (tmp_path / "eval_digits_test.json").write_text(json.dumps({"metrics": {"accuracy": 0.9}}))
+  (tmp_path / "eval_validation_confusion.json").write_text(json.dumps({"classes": "01"}))
+  assert export._metrics(epath.Path(tmp_path)) == {"digits_test": {"accuracy": 0.9}}
