@@ -145,6 +145,16 @@ def test_recognises_drawn_digits_as_png_and_as_ink(http, digit):
   assert result["text"] == digit, result
 
 
+def test_a_phone_camera_jpeg_is_read(http):
+  """Phones write multi-picture JPEGs, which Pillow opens as format MPO."""
+  image = Image.open(io.BytesIO(_png(DIGITS["7"]))).convert("RGB")
+  out = io.BytesIO()
+  image.save(out, "MPO", save_all=True, append_images=[image])
+  response = http.post("/v1/models/digits/image",
+                       files={"file": ("photo.jpg", out.getvalue(), "image/jpeg")})
+  assert response.status_code == 200 and response.json()["text"] == "7", response.text
+
+
 def test_batches_answer_in_order(http):
   order = ["1", "0", "7", "1"]
   inks = http.post("/v1/models/digits/ink/batch",

@@ -236,7 +236,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         if image.width * image.height > config.max_image_pixels:
           raise HTTPException(413, f"{where}: {image.width}x{image.height} pixels, more "
                               f"than the limit {config.max_image_pixels}")
-        if image.format not in ("PNG", "JPEG"):
+        if image.format not in ("PNG", "JPEG", "MPO"):  # MPO: phone cameras' JPEGs.
           raise InputError(f"{image.format} images are not accepted, only PNG and JPEG",
                            sample_id=where)
         image.load()
