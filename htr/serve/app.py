@@ -9,6 +9,7 @@ every model is loaded and warmed up. Bad input of any kind is a 4xx with an
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib.resources
 import io
@@ -23,7 +24,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.concurrency import run_in_threadpool
 
 from htr.errors import InputError, InputTooLarge
 from htr.ink.ink import Ink
@@ -65,6 +65,10 @@ class _State:
     self.limiter = auth.RateLimiter(config.rate, config.burst)
     self.models: dict[str, Any] = {}
     self.batchers: dict[str, Batcher] = {}
+    # Uploads are decoded and preprocessed here, a few at a time: a 4096x4096 RGBA
+    # image takes ~0.6 GB on its way to 28x28, so their number bounds the memory.
+    self.prepare_pool = concurrent.futures.ThreadPoolExecutor(
+        config.prepare_workers, thread_name_prefix="htr-prepare")
     self.ready = False
     self.load_error: str | None = None
 
@@ -111,6 +115,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     loading.cancel()
     for batcher in state.batchers.values():
       await batcher.stop()
+    state.prepare_pool.shutdown(wait=False, cancel_futures=True)
 
   app = FastAPI(title="htr", version="0.1.0", lifespan=lifespan,
                 description="Handwriting recognition over exported htr models. "
@@ -208,10 +213,11 @@ def create_app(config: ServeConfig) -> FastAPI:
     return [schemas.Recognition(model=model.name, kind=model.kind, **o) for o in outputs]
 
   async def prepare_examples(prepare, model, inputs: list, names: list[str]) -> list:
-    """`prepare(model, input, name)` of each input, in a worker thread: parsing and
+    """`prepare(model, input, name)` of each input, in the prepare pool: parsing and
     preprocessing uploads takes milliseconds of CPU, and on the event loop every other
     request would wait for it."""
-    return await run_in_threadpool(
+    return await asyncio.get_running_loop().run_in_executor(
+        state.prepare_pool,
         lambda: [prepare(model, x, where) for x, where in zip(inputs, names, strict=True)])
 
   def ink_example(model, ink: schemas.InkRequest, where: str):

@@ -26,6 +26,7 @@ class ServeConfig:
     max_wait_ms: how long the first example of a batch waits for company.
     max_queue: examples allowed to wait per model before requests get 503.
     workers: model calls run in parallel per model (useful without batching).
+    prepare_workers: uploads decoded and preprocessed at once (bounds their memory).
     warm_up_words: before /readyz, each model runs every batch size up to max_batch
       (for ink models: with synthetic lines of 1 to this many words), so that the
       XLA compiles of those shapes do not land on requests; 0: one example only.
@@ -46,6 +47,7 @@ class ServeConfig:
   max_wait_ms: float = 5.0
   max_queue: int = 2048
   workers: int = 1
+  prepare_workers: int = 2
   warm_up_words: int = 12
   variant: str | None = None
 
@@ -53,7 +55,7 @@ class ServeConfig:
     """Refuses settings that would leave the server stuck in loading or unusable."""
     at_least = {"burst": 1, "max_body_bytes": 1, "max_points": 1, "max_strokes": 1,
                 "max_batch_items": 1, "max_image_pixels": 1, "max_batch": 1,
-                "max_queue": 1, "workers": 1, "rate": 0, "max_wait_ms": 0,
+                "max_queue": 1, "workers": 1, "prepare_workers": 1, "rate": 0, "max_wait_ms": 0,
                 "warm_up_words": 0}
     bad = [f"{name}={getattr(self, name)} (at least {low})"
            for name, low in at_least.items() if not getattr(self, name) >= low]
