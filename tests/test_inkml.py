@@ -96,7 +96,7 @@ def test_difference_coding():
     (b"  \n", "empty file"),
     (b"<ink><trace>1 2</trace>", "malformed XML"),
     (doc(""), "no traces"),
-    (doc("<trace></trace>"), "point 0 has 0 values"),
+    (doc("<trace></trace><trace> </trace>"), "all 2 traces are empty"),
     (doc("<trace>1 2, 3</trace>"), "point 1 has 1 values, expected 2"),
     (doc("<trace>1 2 3 4</trace>", fmt="X Y T"), "expected 3"),
     (doc("<trace>1 abc</trace>"), "could not convert"),
@@ -168,3 +168,8 @@ def test_utf16_files_are_read(tmp_path, encoding):
   document = inkml.read_inkml(path)
   assert document.annotations["truth"] == "é" and document.ink.num_points == 2
   assert read_ink(path).num_points == 2
+
+
+def test_empty_traces_hold_no_ink_and_are_left_out():
+  document = inkml.read_inkml(doc("<trace/><trace>1 2, 3 4</trace><trace> </trace>"))
+  assert document.ink.num_strokes == 1 and document.ink.num_points == 2

@@ -165,6 +165,8 @@ def read_inkml(source: Source, *, name: str | None = None, max_points: int = MAX
   strokes, total = [], 0
   for index, trace in enumerate(traces):
     text = trace.text or ""
+    if not text.strip():  # No ink, as an empty IAM-OnDB <Stroke/>: nothing to keep.
+      continue
     # A trace has at least as many points as commas (one may trail): refuse before
     # parsing, which costs ~100x the file's size in memory.
     if total + text.count(",") > max_points:
@@ -175,6 +177,8 @@ def read_inkml(source: Source, *, name: str | None = None, max_points: int = MAX
     if total > max_points:
       raise InputTooLarge(f"more than {max_points} points", path=path)
     strokes.append(values[:, columns])
+  if not strokes:
+    raise InputError(f"all {len(traces)} traces are empty", path=path)
   if time_scale is not None:
     t0 = strokes[0][0, 2]
     for stroke in strokes:  # Rebased in float64: T may be epoch milliseconds.
