@@ -24,12 +24,24 @@ def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
     if not _:
       result[key] = True
       continue
+    if isinstance(defaults[key], bool):
+      result[key] = _boolean(key, value)
+      continue
     try:
-      parsed = ast.literal_eval(value)
+      result[key] = ast.literal_eval(value)
     except (ValueError, SyntaxError):
-      parsed = value
-    result[key] = type(defaults[key])(parsed) if isinstance(defaults[key], bool) else parsed
+      result[key] = value
   return result
+
+
+def _boolean(key: str, value: str) -> bool:
+  """`true`/`false` in any case, or 1/0; anything else is an error (bool("false") is True)."""
+  spelled = value.strip().lower()
+  if spelled in ("true", "1"):
+    return True
+  if spelled in ("false", "0"):
+    return False
+  raise ValueError(f"config argument {key}={value!r} is not a boolean (true/false, 1/0)")
 
 
 def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
