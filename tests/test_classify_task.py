@@ -114,6 +114,8 @@ def test_classes_model_choice_and_metadata():
                       "blocks_per_stage": (1,)})
   assert task.metadata() == {"classes": "ab"}
   assert type(task.model).__name__ == "ResNet" and task.model.num_classes == 2
+  restored = classify.Task(task.config, {"classes": "ba"})  # The checkpoint's order wins.
+  assert restored.classes == "ba"
 
 
 def test_char_cnn_config_variants():

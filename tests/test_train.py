@@ -131,6 +131,13 @@ def test_eval_report_and_recognition(data_dir, tmp_path):
   assert all(isinstance(r.text, str) and 0.0 <= r.confidence <= 1.0 for r in results)
 
 
+def test_a_restored_task_keeps_the_characters_of_its_checkpoint(data_dir):
+  """The config's alphabet name may mean other characters now; the weights do not."""
+  config = _tiny(data_dir, alphabet="abc")
+  assert get_task(config, {"alphabet": "abd"}).alphabet.chars == "abd"
+  assert get_task(config).alphabet.chars == "abc"
+
+
 def test_workdir_path_keeps_uris_and_anchors_local_folders(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   monkeypatch.setenv("HOME", str(tmp_path / "home"))

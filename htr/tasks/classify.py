@@ -134,7 +134,7 @@ class Task(base.Task):
 
   def __init__(self, config, metadata=None):
     super().__init__(config, metadata)
-    self.classes = resolve_classes(config.classes)
+    self.classes = metadata["classes"] if metadata else resolve_classes(config.classes)
     if len(set(self.classes)) != len(self.classes):
       raise ValueError(f"classes have repeated characters: {self.classes!r}")
     self.model = build_model(len(self.classes), **config.model)

@@ -28,7 +28,10 @@ class Task(base.Task):
 
   def __init__(self, config, metadata=None):
     super().__init__(config, metadata)
-    self.alphabet = Alphabet.named(config.alphabet)
+    # A restored task keeps the characters its weights were trained with, even if the
+    # named alphabet has changed since.
+    self.alphabet = (Alphabet(metadata["alphabet"]) if metadata
+                     else Alphabet.named(config.alphabet))
     model_cfg = dict(config.model)
     module = importlib.import_module(f"htr.models.{model_cfg.pop('name')}")
     self.model = module.Model(num_classes=self.alphabet.num_classes, **model_cfg)
