@@ -336,6 +336,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
     state = restored.state
     progress = Progress(**restored.meta["progress"])
     logging.info("Resumed from step %d in %s", step, workdir)
+    patience = config.early_stopping_patience
+    if patience and progress.evals_without_improvement >= patience:
+      # A rerun (a scheduler's retry) must not train on and replace the best checkpoint.
+      logging.info("This run stopped early at step %d (best %s %.4g at step %d): nothing "
+                   "to do", step, task.main_metric[0], progress.best_metric,
+                   progress.best_step)
+      return {}
   elif source_variables is not None:
     state = _initialized_from(state, state_shardings, config.init_from, source_variables)
     logging.info("Initialised from the best checkpoint of %s", config.init_from)

@@ -61,6 +61,19 @@ def test_resume_continues_bit_for_bit(data_dir, tmp_path):
   jax.tree.map(np.testing.assert_array_equal, a, b)
 
 
+def test_an_early_stopped_run_stays_stopped_when_rerun(data_dir, tmp_path):
+  """Rerunning used to train `eval_every` more steps each time and replace `best/`."""
+  config = _tiny(data_dir, num_train_steps=40, eval_every=2, early_stopping_patience=1)
+  config.optimizer.learning_rate = 0.0  # Nothing improves: it stops at the second eval.
+  train.train_and_evaluate(config, str(tmp_path))
+  stopped = sorted(os.listdir(tmp_path / "checkpoints"))
+  best = sorted(os.listdir(tmp_path / "best"))
+  assert int(stopped[-1]) < 40
+  assert train.train_and_evaluate(config, str(tmp_path)) == {}
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == stopped
+  assert sorted(os.listdir(tmp_path / "best")) == best
+
+
 def test_init_from_starts_from_another_runs_best_weights(data_dir, tmp_path):
   source = tmp_path / "source"
   train.train_and_evaluate(_tiny(data_dir, num_train_steps=2), str(source))
