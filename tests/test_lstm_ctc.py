@@ -41,3 +41,17 @@ def test_train_mode_updates_batch_statistics():
   before = jax.tree.leaves(variables["batch_stats"])
   after = jax.tree.leaves(updates["batch_stats"])
   assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_frames_needed_counts_a_blank_between_repeated_labels():
+  """"ll" needs 3 frames: over 2, optax's loss is ~1e5 and must not count as a loss."""
+  import optax
+
+  from htr.tasks.ctc import frames_needed
+  labels = jnp.array([[3, 3, 0, 0], [3, 4, 0, 0], [5, 5, 5, 9], [2, 2, 7, 7]])
+  lengths = jnp.array([2, 2, 4, 2])  # The last row's 7, 7 lies beyond its length.
+  np.testing.assert_array_equal(frames_needed(labels, lengths), [3, 2, 6, 3])
+  logits = jnp.zeros((2, 2, 6))
+  label_pad = jnp.zeros((2, 2))
+  losses = optax.ctc_loss(logits, jnp.zeros((2, 2)), labels[:2, :2], label_pad)
+  assert losses[0] > 1e4 and losses[1] < 10  # Unalignable vs a real loss.

@@ -17,6 +17,13 @@ from htr.decode import ctc as ctc_decode
 from htr.tasks import base
 
 
+def frames_needed(labels: jax.Array, label_lengths: jax.Array) -> jax.Array:
+  """int32 `[B]`: the fewest frames CTC can align each label sequence to."""
+  within = jnp.arange(1, labels.shape[1])[None] < label_lengths[:, None]
+  repeats = jnp.sum((labels[:, 1:] == labels[:, :-1]) & within, axis=1)
+  return label_lengths + repeats
+
+
 class Task(base.Task):
   """CTC recognition: `inputs [B,T,F]` + `input_lengths` -> `labels [B,L]`.
 
@@ -62,8 +69,9 @@ class Task(base.Task):
                  >= batch["label_lengths"][:, None]).astype(jnp.float32)
     per_example = optax.ctc_loss(logits.astype(jnp.float32), logit_pad, batch["labels"],
                                  label_pad, blank_id=BLANK)
-    # A label longer than the frames cannot be aligned: its loss is meaningless.
-    weight = batch["mask"] * (batch["label_lengths"] <= lengths)
+    # A label needing more frames than there are cannot be aligned (its loss is ~1e5 and
+    # meaningless): each label and a blank between each pair of repeated labels.
+    weight = batch["mask"] * (frames_needed(batch["labels"], batch["label_lengths"]) <= lengths)
     loss = jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
     return loss, (updates, {"loss": loss, "unalignable": jnp.sum(batch["mask"] - weight)})
 
