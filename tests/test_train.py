@@ -3,6 +3,8 @@
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import chex
 import jax
@@ -149,6 +151,18 @@ def test_a_restored_task_keeps_the_characters_of_its_checkpoint(data_dir):
   config = _tiny(data_dir, alphabet="abc")
   assert get_task(config, {"alphabet": "abd"}).alphabet.chars == "abd"
   assert get_task(config).alphabet.chars == "abc"
+
+
+def test_a_model_sharded_over_more_devices_restores_on_one(data_dir, tmp_path):
+  """A "model" axis of 2 used to make the checkpoint unusable on a 1-device machine."""
+  config = _tiny(data_dir, num_train_steps=1, mesh=(("data", -1), ("model", 2)))
+  train.train_and_evaluate(config, str(tmp_path))
+  script = ("import sys; from htr.train import restore_for_inference; "
+            "print(restore_for_inference(sys.argv[1])[2].mesh)")
+  done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                        text=True, timeout=300, env={**os.environ, "XLA_FLAGS": ""})
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.stdout.split("\n")[-2] == "[['data', -1], ['model', 1]]"
 
 
 def test_workdir_path_keeps_uris_and_anchors_local_folders(tmp_path, monkeypatch):
