@@ -131,6 +131,18 @@ def test_beam_search_is_exact_with_a_wide_beam():
   assert [s for _, s in hyps] == sorted((s for _, s in hyps), reverse=True)
 
 
+@pytest.mark.parametrize("blank", [0, 2])
+def test_labelling_log_prob_is_exact(blank):
+  rng = np.random.default_rng(6)
+  logprobs = _peaked_logprobs(rng, 5, 3, sharpness=1.0)
+  exact = _labelling_logprobs(logprobs, blank)
+  for labels, value in exact.items():  # Includes repeats ("1 1") and the empty labelling.
+    np.testing.assert_allclose(ctc.labelling_log_prob(logprobs, labels, blank), value,
+                               rtol=1e-9)
+  # "1 1 1 1" needs 7 frames (a blank between repeats): impossible in 5.
+  assert ctc.labelling_log_prob(logprobs, [1, 1, 1, 1], blank) == -np.inf
+
+
 def test_lm_fusion_prefers_a_likely_word():
   chars = "acot "  # ids 1..5
   lm = CharNgramLM.train(["a cat", "the cat sat", "cat", "a cat on a mat"] * 20, order=4)

@@ -90,6 +90,28 @@ def _char_table(id_to_char: Sequence[str], num_classes: int, blank: int) -> list
   return chars[:blank] + [""] + chars[blank:]
 
 
+def labelling_log_prob(logprobs: np.ndarray, labels: Sequence[int], blank: int = 0) -> float:
+  """log P(labels) under per-frame `logprobs [T, C]`, summed over every CTC alignment.
+
+  The forward algorithm over the labels with blanks around each: a path moves on by
+  one state per frame, or by two when it skips a blank between different labels.
+  """
+  lp = np.asarray(logprobs, np.float64)
+  labels = np.asarray(labels, np.int64)
+  states = np.full(2 * len(labels) + 1, blank)
+  states[1::2] = labels
+  can_skip = np.zeros(len(states), bool)
+  can_skip[3::2] = labels[1:] != labels[:-1]
+  alpha = np.full(len(states), -np.inf)
+  alpha[:2] = lp[0, states[:2]]
+  for frame in lp[1:]:
+    one_back = np.concatenate([[-np.inf], alpha])[:len(states)]
+    two_back = np.concatenate([[-np.inf, -np.inf], alpha])[:len(states)]
+    moved = np.logaddexp(alpha, one_back)
+    alpha = np.where(can_skip, np.logaddexp(moved, two_back), moved) + frame[states]
+  return float(np.logaddexp.reduce(alpha[-2:]))
+
+
 def prefix_beam_search(logprobs: np.ndarray, *, beam_width: int = 16, blank: int = 0,
                        lm: CharNgramLM | None = None, alpha: float = 0.5, beta: float = 1.0,
                        id_to_char: Sequence[str] | None = None,

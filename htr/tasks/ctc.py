@@ -95,6 +95,8 @@ class Task(base.Task):
       ids, score = ctc_decode.prefix_beam_search(
           lp[:n], beam_width=cfg.beam_width, blank=BLANK, lm=self._lm, alpha=cfg.lm_alpha,
           beta=cfg.lm_beta, id_to_char=self.alphabet.chars)[0]
+      if self._lm is not None:  # The search's score adds LM terms: no longer a probability.
+        score = ctc_decode.labelling_log_prob(lp[:n], ids, BLANK)
       texts.append((self.alphabet.decode(ids), float(np.exp(score / max(n, 1)))))
     return texts
 
