@@ -13,7 +13,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from flax import traverse_util
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
@@ -39,30 +38,42 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P("data"))
 
 
-def tree_shardings(tree: Any, mesh: Mesh, rules: Sequence[tuple[str, Sequence]]) -> Any:
-  """A NamedSharding per leaf: the first rule whose regex matches the leaf's path.
+def path_name(path: Sequence[Any]) -> str:
+  """A pytree path as "params/encoder/dense/kernel" (dict keys, indices, attributes)."""
+  return "/".join(str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k))))
+                  for k in path)
 
-  Leaves no rule matches are replicated. A rule's spec must fit the leaf's rank.
+
+def tree_shardings(tree: Any, mesh: Mesh, rules: Sequence[tuple[str, Sequence]]) -> Any:
+  """A NamedSharding per leaf: the first rule whose regex is found in the leaf's path.
+
+  Paths are `path_name`s of the whole tree, e.g. `params/decoder/mlp_in/kernel` and
+  its Adam moment `opt_state/0/mu/decoder/mlp_in/kernel`: a rule like
+  `mlp_in/kernel$` shards both. Leaves no rule matches are replicated. A rule's spec
+  must fit the leaf's rank, and a rule that matches nothing is an error (a typo would
+  silently replicate what it was meant to split).
   """
   compiled = [(re.compile(pattern), P(*spec)) for pattern, spec in rules]
+  used = set()
 
   def for_leaf(path, leaf):
-    name = "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
-    for pattern, spec in compiled:
+    name = path_name(path)
+    for i, (pattern, spec) in enumerate(compiled):
       if pattern.search(name):
         if len(spec) > np.ndim(leaf):
           raise ValueError(f"sharding rule {spec} has more axes than {name} {np.shape(leaf)}")
+        used.add(i)
         return NamedSharding(mesh, spec)
     return NamedSharding(mesh, P())
 
-  return jax.tree_util.tree_map_with_path(for_leaf, tree)
+  shardings = jax.tree_util.tree_map_with_path(for_leaf, tree)
+  if unused := [rules[i][0] for i in range(len(rules)) if i not in used]:
+    example = path_name(jax.tree_util.tree_leaves_with_path(tree)[-1][0])
+    raise ValueError(f"sharding rules {unused} match no leaf (paths look like {example!r})")
+  return shardings
 
 
 def global_batch(batch: dict[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
   """Each process's slice of the batch -> one global array per key."""
   return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
 
-
-def param_names(params: Any) -> list[str]:
-  """Flat "a/b/kernel" names, to write sharding rules against."""
-  return ["/".join(k) for k in traverse_util.flatten_dict(params)]

@@ -30,6 +30,20 @@ def test_rules_match_by_path_and_default_to_replicated():
     sharding.tree_shardings(params, mesh, [("bias", (None, "model"))])
 
 
+def test_rules_see_clean_paths_of_a_whole_train_state_and_typos_are_errors():
+  """Attribute keys used to read `.params/...`, so `^params/...` rules matched nothing."""
+  from htr.train import TrainState
+  mesh = sharding.create_mesh((("data", 4), ("model", 2)))
+  params = {"dense": {"kernel": np.zeros((4, 8))}}
+  state = TrainState(np.int32(0), params, {}, ({"mu": params},))
+  out = sharding.tree_shardings(state, mesh, [("^params/dense/kernel$", (None, "model")),
+                                              ("mu/dense/kernel$", ("model",))])
+  assert out.params["dense"]["kernel"].spec == P(None, "model")
+  assert out.opt_state[0]["mu"]["dense"]["kernel"].spec == P("model")
+  with pytest.raises(ValueError, match=r"\['dense/kernal'\] match no leaf .*opt_state/0/mu"):
+    sharding.tree_shardings(state, mesh, [("dense/kernal", (None, "model"))])
+
+
 def test_global_batch_is_split_over_data_axis():
   mesh = sharding.create_mesh((("data", -1), ("model", 1)))
   batch = {"x": np.arange(16, dtype=np.float32).reshape(8, 2)}
