@@ -97,6 +97,21 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
   return tx
 
 
+def current_learning_rate(config: ml_collections.ConfigDict, opt_state: Any) -> float:
+  """The learning rate the next update uses: the schedule's at the update count, times
+  reduce-on-plateau's scale (which lives in `opt_state`) with the "plateau" schedule."""
+  (schedule_state,) = _states(opt_state, optax.ScaleByScheduleState)
+  scales = [s.scale for s in _states(opt_state, optax.contrib.ReduceLROnPlateauState)]
+  rate = learning_rate_schedule(config.optimizer, config.num_train_steps)(schedule_state.count)
+  return float(rate * (scales[0] if scales else 1.0))
+
+
+def _states(opt_state: Any, kind: type) -> list[Any]:
+  """The optimizer sub-states of one kind, wherever the chain (or MultiSteps) holds them."""
+  return [s for s in jax.tree.leaves(opt_state, is_leaf=lambda s: isinstance(s, kind))
+          if isinstance(s, kind)]
+
+
 # ---------------------------------------------------------------------------
 # Sharded state creation and steps.
 # ---------------------------------------------------------------------------
@@ -394,9 +409,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
               f"{config.log_every} steps); last checkpoint: "
               f"{'step %d' % latest.latest_step() if latest.latest_step() else 'none yet'}. "
               f"Lower optimizer.learning_rate or check the input data.")
-        updates = step // _accumulate_steps(config.optimizer)
-        summary["learning_rate"] = float(learning_rate_schedule(
-            config.optimizer, config.num_train_steps)(updates))
+        summary["learning_rate"] = current_learning_rate(config, state.opt_state)
         writer.write_scalars(step, {f"train/{k}": v for k, v in summary.items()})
         logging.info("step %d: %s (%.1fs)", step,
                      ", ".join(f"{k}={v:.4g}" for k, v in summary.items()),

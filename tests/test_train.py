@@ -192,6 +192,8 @@ def test_optimizer_schedules(data_dir):
   scale = [s.scale for s in jax.tree.leaves(state, is_leaf=lambda s: hasattr(s, "scale"))
            if hasattr(s, "scale")]
   assert scale and float(scale[0]) < 1.0
+  # What the trainer logs is that scale times the warmup schedule, not the schedule alone.
+  assert train.current_learning_rate(config, state) == pytest.approx(float(scale[0]) * 0.6)
   with pytest.raises(ValueError, match="unknown schedule"):
     config.optimizer.schedule = "linear"
     train.learning_rate_schedule(config.optimizer, 10)
