@@ -314,11 +314,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
   task = get_task(config, task_metadata)
   mesh = sharding.create_mesh(config.mesh)
   batch_shard = sharding.batch_sharding(mesh)
-  for size, what in ((config.batch_size, "batch_size"), (config.eval_batch_size,
-                                                         "eval_batch_size")):
-    if size % mesh.shape["data"]:
-      raise ValueError(f"{what}={size} must be a multiple of the data axis "
-                       f"({mesh.shape['data']} devices)")
+  _check_divisible(config, mesh, ("batch_size", "eval_batch_size"))
   writer = metric_writers.create_default_writer(
       str(workdir), just_logging=jax.process_index() > 0, asynchronous=False)
 
@@ -452,6 +448,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
   return eval_metrics
 
 
+def _check_divisible(config: ml_collections.ConfigDict, mesh, keys: tuple[str, ...]) -> None:
+  """Batches are split over the data axis: a size it does not divide fails deep in jax."""
+  for key in keys:
+    if config[key] % mesh.shape["data"]:
+      raise ValueError(f"{key}={config[key]} must be a multiple of the data axis "
+                       f"({mesh.shape['data']} devices)")
+
+
 def _grain_save(iterator):
   import grain
   return grain.checkpoint.CheckpointSave(iterator)
@@ -500,16 +504,18 @@ def restore_for_inference(workdir: epath.PathLike, *, which: str = "best"
   return task, state.variables(), config
 
 
-def evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike, *, split: str | None = None,
-             which: str = "best", num_worst: int = 20) -> dict[str, Any]:
+def evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike, *,
+             split: str | None = None, which: str = "best", num_worst: int = 20
+             ) -> dict[str, Any]:
   """Evaluates a trained workdir on `split`; writes and returns a JSON report."""
+  mesh = sharding.create_mesh(config.mesh)
+  _check_divisible(config, mesh, ("eval_batch_size",))
   workdir = workdir_path(workdir)
   task, variables, trained = restore_for_inference(workdir, which=which)
   # The model comes from the checkpoint; how to decode it is this run's choice.
   if "decode" in config:
     trained.decode = ml_collections.ConfigDict(config.decode.to_dict())
   split = split or config.data.eval_split
-  mesh = sharding.create_mesh(config.mesh)
   ds = _eval_dataset(task, config, split)
   start = time.time()
   metrics, records = run_evaluation(task, jax.jit(task.predict), variables, ds,

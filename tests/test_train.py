@@ -165,6 +165,16 @@ def test_a_model_sharded_over_more_devices_restores_on_one(data_dir, tmp_path):
   assert done.stdout.split("\n")[-2] == "[['data', -1], ['model', 1]]"
 
 
+@pytest.mark.parametrize("key", ["batch_size", "eval_batch_size"])
+def test_batch_sizes_the_data_axis_cannot_split_are_refused_up_front(data_dir, tmp_path, key):
+  config = _tiny(data_dir, **{key: 3})  # 8 devices on "data".
+  with pytest.raises(ValueError, match=f"{key}=3 must be a multiple of the data axis"):
+    train.train_and_evaluate(config, str(tmp_path))
+  if key == "eval_batch_size":  # Before restoring anything: this workdir has nothing.
+    with pytest.raises(ValueError, match="eval_batch_size=3 must be a multiple"):
+      train.evaluate(config, str(tmp_path))
+
+
 def test_workdir_path_keeps_uris_and_anchors_local_folders(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   monkeypatch.setenv("HOME", str(tmp_path / "home"))
