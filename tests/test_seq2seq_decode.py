@@ -61,3 +61,18 @@ def test_long_sequences_stop_at_max_length():
                                       max_length=4)
   np.testing.assert_array_equal(tokens, [[A] * 4])
   assert int(lengths[0]) == 4
+
+
+def test_a_cut_output_is_normalised_over_the_steps_it_took():
+  """Greedy divided a cut output's score by max_length + 1, beam search by max_length."""
+  loop = {BOS: {A: 0.9, EOS: 0.1}, A: {A: 0.9, EOS: 0.1}}
+
+  def run(fn, **kwargs):
+    cache = {"calls": jnp.zeros((1,), jnp.int32)}
+    return fn(_bigram(loop), cache, batch=1, bos=BOS, eos=EOS, pad=PAD, max_length=4, **kwargs)
+
+  _, lengths, total = run(seq2seq.greedy)
+  greedy = seq2seq.length_normalized(total, seq2seq.scored_steps(lengths, 4), 1.0)
+  _, _, beam = run(seq2seq.beam_search, beam=1, alpha=1.0)
+  np.testing.assert_allclose(greedy, beam, rtol=1e-5)
+  np.testing.assert_allclose(greedy, np.log(0.9), rtol=1e-5)

@@ -44,6 +44,12 @@ def greedy(step: Step, cache: Any, *, batch: int, bos: int, eos: int, pad: int,
   return out, jnp.sum(out != pad, axis=1).astype(jnp.int32), score
 
 
+def scored_steps(lengths: jax.Array, max_length: int) -> jax.Array:
+  """Steps a greedy output's score sums: its tokens, and the <eos> unless `max_length`
+  cut the output first (as beam search counts them)."""
+  return lengths + (lengths < max_length)
+
+
 def length_normalized(score: jax.Array, length: jax.Array, alpha: float) -> jax.Array:
   """score / length**alpha, with length counting the <eos> (so never 0)."""
   return score / jnp.maximum(length, 1).astype(jnp.float32) ** alpha

@@ -120,7 +120,8 @@ class Task(base.Task):
                                                   alpha=cfg.length_alpha, **kwargs)
     else:
       tokens, lengths, total = search.greedy(step, cache, **kwargs)
-      score = search.length_normalized(total, lengths + 1, cfg.length_alpha)
+      steps = search.scored_steps(lengths, kwargs["max_length"])
+      score = search.length_normalized(total, steps, cfg.length_alpha)
     return {"tokens": tokens, "token_lengths": lengths, "score": score}
 
   # -- host side ------------------------------------------------------------
