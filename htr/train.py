@@ -430,7 +430,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
           progress = Progress(value, step, 0)
         else:
           progress.evals_without_improvement += 1
-        save(step, eval_metrics)
+        # Only an improvement replaces best/: on a tie orbax would keep the newer step,
+        # and best/ would disagree with the best_step the log and progress report.
+        save(step, eval_metrics if improved else None)
         patience = config.early_stopping_patience
         if patience and progress.evals_without_improvement >= patience:
           logging.info("Early stopping at step %d: %s has not improved for %d evaluations "

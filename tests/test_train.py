@@ -66,13 +66,16 @@ def test_resume_continues_bit_for_bit(data_dir, tmp_path):
 def test_an_early_stopped_run_stays_stopped_when_rerun(data_dir, tmp_path):
   """Rerunning used to train `eval_every` more steps each time and replace `best/`."""
   config = _tiny(data_dir, num_train_steps=40, eval_every=2, early_stopping_patience=1)
-  config.optimizer.learning_rate = 0.0  # Nothing improves: it stops at the second eval.
+  config.optimizer.learning_rate = 0.0  # Only BatchNorm statistics move: it soon stalls.
   train.train_and_evaluate(config, str(tmp_path))
-  stopped = sorted(os.listdir(tmp_path / "checkpoints"))
+  stopped = sorted(os.listdir(tmp_path / "checkpoints"), key=int)
   best = sorted(os.listdir(tmp_path / "best"))
   assert int(stopped[-1]) < 40
+  # best/ holds the step the progress names (a tie used to let orbax keep a later one).
+  meta = json.loads((tmp_path / "checkpoints" / stopped[-1] / "meta" / "metadata").read_text())
+  assert best == [str(meta["progress"]["best_step"])]
   assert train.train_and_evaluate(config, str(tmp_path)) == {}
-  assert sorted(os.listdir(tmp_path / "checkpoints")) == stopped
+  assert sorted(os.listdir(tmp_path / "checkpoints"), key=int) == stopped
   assert sorted(os.listdir(tmp_path / "best")) == best
 
 
