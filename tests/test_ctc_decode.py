@@ -141,6 +141,8 @@ def test_labelling_log_prob_is_exact(blank):
                                rtol=1e-9)
   # "1 1 1 1" needs 7 frames (a blank between repeats): impossible in 5.
   assert ctc.labelling_log_prob(logprobs, [1, 1, 1, 1], blank) == -np.inf
+  assert ctc.labelling_log_prob(logprobs[:0], [], blank) == 0.0
+  assert ctc.labelling_log_prob(logprobs[:0], [1], blank) == -np.inf
 
 
 def test_lm_fusion_prefers_a_likely_word():

@@ -98,6 +98,8 @@ def labelling_log_prob(logprobs: np.ndarray, labels: Sequence[int], blank: int =
   """
   lp = np.asarray(logprobs, np.float64)
   labels = np.asarray(labels, np.int64)
+  if not len(lp):  # No frames: only the empty labelling is possible.
+    return 0.0 if not len(labels) else -np.inf
   states = np.full(2 * len(labels) + 1, blank)
   states[1::2] = labels
   can_skip = np.zeros(len(states), bool)
