@@ -13,6 +13,7 @@ from htr.serve import auth
 from htr.serve.app import create_app
 from htr.serve.batching import Batcher, Overloaded
 from htr.serve.config import ServeConfig
+from htr.serve.limits import BodyLimit
 
 
 def _run(coroutine):
@@ -254,3 +255,23 @@ def test_auth_command_prints_a_storable_line(capsys):
   line = capsys.readouterr().out.strip()
   assert line == f"client:{auth.hash_key('my-key')}"
   assert auth.KeyStore(auth._parse_entries([line], "stdin")).identify("my-key") == "client"
+
+
+def test_a_content_length_that_is_not_a_number_is_a_400():
+  """It was refused as 'over the limit' (413); it is a malformed request."""
+  sent = []
+
+  async def app(scope, receive, send):  # Never reached.
+    raise AssertionError("the body limit let a malformed request through")
+
+  async def receive():
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+  async def send(message):
+    sent.append(message)
+
+  scope = {"type": "http", "method": "POST", "path": "/v1/models/m/ink",
+           "headers": [(b"content-length", b"12abc")]}
+  _run(BodyLimit(app, max_bytes=1000)(scope, receive, send))
+  assert sent[0]["status"] == 400
+  assert b'"validation"' in sent[1]["body"] and b"Content-Length" in sent[1]["body"]
