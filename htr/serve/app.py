@@ -186,11 +186,11 @@ def create_app(config: ServeConfig) -> FastAPI:
 
   def check_size(num_points: int, num_strokes: int, where: str) -> None:
     if num_points > config.max_points:
-      raise HTTPException(413, f"{where}: {num_points} points, more than the limit "
-                          f"{config.max_points}")
+      raise InputTooLarge(f"{num_points} points, more than the limit {config.max_points}",
+                          sample_id=where)
     if num_strokes > config.max_strokes:
-      raise HTTPException(413, f"{where}: {num_strokes} strokes, more than the limit "
-                          f"{config.max_strokes}")
+      raise InputTooLarge(f"{num_strokes} strokes, more than the limit "
+                          f"{config.max_strokes}", sample_id=where)
 
   def to_ink(request: schemas.InkRequest, where: str) -> Ink:
     check_size(sum(len(s) for s in request.strokes), len(request.strokes), where)
