@@ -2,7 +2,9 @@
 
 Usage: python -m bench.worker CASE IMPL THREADS REPEATS. The process is pinned to
 THREADS cores before jax or torch are imported, so both get the same CPUs, and
-its peak resident memory is reported with the result.
+its peak resident memory is reported with the result. htr sees one CPU device per
+core (its CPU layout: "data" parallel training, BiLSTM directions over "model" to
+recognise a line); torch gets THREADS intra-op threads.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ def main(argv: list[str]) -> None:
   if impl == "peer":
     import torch
     torch.set_num_threads(threads)
+  else:
+    import jax
+    jax.config.update("jax_num_cpu_devices", threads)
   from bench import registry
   result = registry.run(case, impl, repeats)
   result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -118,3 +118,47 @@ def test_model_and_gradients_equal_flax_recurrence():
   expected = convert_flax_params(ref_grads)
   for e, g in zip(jax.tree.leaves(expected), jax.tree.leaves(fast_grads)):
     np.testing.assert_allclose(g, e, atol=1e-5, rtol=1e-4)
+
+
+def _while_bodies(hlo: str) -> list[str]:
+  """The text of every while-loop body computation in compiled HLO."""
+  computations = {}
+  for block in hlo.split("\n\n"):
+    header = block.strip().splitlines()[0] if block.strip() else ""
+    name = header.split(" ", 1)[0].lstrip("%")
+    computations[name] = block
+  bodies = {part.split(",")[0].split(" ")[0].lstrip("%")
+            for part in hlo.split("body=")[1:]}
+  return [computations[name] for name in bodies if name in computations]
+
+
+def test_directions_split_over_model_axis_without_communication_in_the_loop():
+  """With the config's rules and model=2, each device runs one direction's recurrence.
+
+  Same outputs as one device, and no collective inside any recurrence loop: the
+  two directions never talk while they run (what makes it fast on two cores).
+  """
+  from configs import online_ctc
+  from htr import sharding
+  from jax.sharding import NamedSharding, PartitionSpec as P
+  model = Model(num_classes=11, conv_features=(8,), conv_kernels=(3,), conv_strides=(1,),
+                lstm_units=(6, 5))
+  x = jax.random.normal(jax.random.key(1), (4, 29, 4))
+  lengths = jnp.array([29, 20, 2, 13])
+  variables = model.init(jax.random.key(0), x, lengths)
+  apply = jax.jit(lambda v, x, n: model.apply(v, x, n)[0])
+  expected = apply(variables, x, lengths)
+
+  mesh = sharding.create_mesh((("data", -1), ("model", 2)))
+  shardings = sharding.tree_shardings(variables, mesh, online_ctc.SHARDING_RULES)
+  assert shardings["params"]["BiLSTM_0"]["recurrent_kernel"].spec == P("model")
+  replicated = NamedSharding(mesh, P())
+  split = jax.device_put(variables, shardings)
+  inputs = jax.device_put((x, lengths), replicated)
+  np.testing.assert_allclose(apply(*(split,) + inputs), expected, atol=1e-6)
+  hlo = apply.lower(split, *inputs).compile().as_text()
+  bodies = _while_bodies(hlo)
+  assert bodies, "no recurrence loop found in the compiled program"
+  for body in bodies:
+    assert not any(op in body for op in ("all-gather", "all-reduce", "all-to-all",
+                                         "collective-permute")), body[:2000]

@@ -50,25 +50,37 @@ def _recurrent_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.flo
   return blocks.transpose(0, 2, 1, 3).reshape(directions, hidden, gates_hidden)
 
 
+def _reversed_index(frames, lengths: jax.Array) -> jax.Array:
+  """Frame indices [B, T] that reverse each row's first `lengths[b]` frames, keep the rest."""
+  t = jnp.arange(frames)[None]
+  return jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+
+
+def _direction_order(frames, lengths: jax.Array) -> jax.Array:
+  """Frame order [2, B, T] of each direction: as written, then reversed within lengths."""
+  reversed_index = _reversed_index(frames, lengths)
+  return jnp.stack([jnp.broadcast_to(jnp.arange(frames)[None], reversed_index.shape),
+                    reversed_index])
+
+
 def reverse_within_lengths(x: jax.Array, lengths: jax.Array) -> jax.Array:
   """`x [B, T, ...]` with each row's first `lengths[b]` frames reversed, the rest kept."""
-  t = jnp.arange(x.shape[1])[None]
-  index = jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+  index = _reversed_index(x.shape[1], lengths)
   return _permute_frames(x, index.reshape(index.shape + (1,) * (x.ndim - 2)))
 
 
-@jax.custom_vjp
-def _permute_frames(x: jax.Array, index: jax.Array) -> jax.Array:
-  """Frames of `x` gathered by `index`, a permutation that is its own inverse."""
-  return jnp.take_along_axis(x, index, axis=1)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _permute_frames(x: jax.Array, index: jax.Array, axis: int = 1) -> jax.Array:
+  """Frames (along `axis`) of `x` gathered by `index`, a permutation that is its own inverse."""
+  return jnp.take_along_axis(x, index, axis=axis)
 
 
-def _permute_frames_fwd(x, index):
-  return _permute_frames(x, index), index
+def _permute_frames_fwd(x, index, axis):
+  return _permute_frames(x, index, axis), index
 
 
-def _permute_frames_bwd(index, grad):
-  return _permute_frames(grad, index), None
+def _permute_frames_bwd(axis, index, grad):
+  return _permute_frames(grad, index, axis), None
 
 
 _permute_frames.defvjp(_permute_frames_fwd, _permute_frames_bwd)
@@ -177,8 +189,11 @@ class BiLSTM(nn.Module):
     # All timesteps, both directions, one matmul: [B, T, 2, 4H].
     proj = jnp.dot(x, w_in.astype(dtype).reshape(depth, -1)).reshape(batch, frames, 2, -1)
     proj = proj + bias.astype(dtype)
-    backward = reverse_within_lengths(proj[:, :, 1], lengths)
-    proj = jnp.stack([proj[:, :, 0], backward], axis=0).transpose(2, 0, 1, 3)  # [T, 2, B, 4H]
+    # The direction axis leads from here to the output and nothing slices it, so
+    # with the kernels split over a mesh axis each device runs one direction.
+    order = _direction_order(frames, lengths)
+    proj = _permute_frames(proj.transpose(2, 0, 1, 3), order[..., None], 2)  # [2, B, T, 4H]
+    proj = proj.transpose(2, 0, 1, 3)  # [T, 2, B, 4H]
 
     # Frames padded to whole unrolled blocks: padding after a sequence's end
     # cannot reach its frames.
@@ -187,8 +202,8 @@ class BiLSTM(nn.Module):
     proj = jnp.concatenate([proj, jnp.zeros((blocks * size - frames,) + proj.shape[1:], dtype)])
     hs = _recurrence(proj.reshape((blocks, size) + proj.shape[1:]), w_rec)
     hs = hs.reshape((blocks * size,) + hs.shape[2:])[:frames]
-    hs = hs.transpose(1, 2, 0, 3)  # [2, B, T, H]
-    out = jnp.concatenate([hs[0], reverse_within_lengths(hs[1], lengths)], axis=-1)
+    hs = _permute_frames(hs.transpose(1, 2, 0, 3), order[..., None], 2)  # [2, B, T, H]
+    out = hs.transpose(1, 2, 0, 3).reshape(batch, frames, 2 * hidden)
     valid = jnp.arange(frames)[None, :, None] < lengths[:, None, None]
     return jnp.where(valid, out, 0)
 
