@@ -25,7 +25,8 @@ def _recognize(args) -> int:
     return _recognize_exported(args)
   from htr.recognize import Recognizer, read_ink
   inks = [read_ink(path) for path in args.files]
-  recognizer = Recognizer(args.workdir, beam_width=args.beam_width, lm_path=args.lm)
+  recognizer = Recognizer(args.workdir, beam_width=args.beam_width, lm_path=args.lm,
+                          model_axis=args.model_axis)
   for path, result in zip(args.files, recognizer(inks, ids=args.files)):
     print(f"{path}\t{result.text}\t{result.confidence:.3f}")
   return 0
@@ -92,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
   recognize.add_argument("--beam_width", type=int, default=None,
                          help="CTC prefix beam search width (default: the config's)")
   recognize.add_argument("--lm", default=None, help="character n-gram LM file for the beam")
+  recognize.add_argument("--model_axis", type=int, default=1,
+                         help="devices per line (2: a BiLSTM's directions run on two; "
+                              "with --cpu_devices=2 the fastest layout on a 2-core CPU)")
   recognize.set_defaults(run=_recognize)
   write = commands.add_parser("write", help="text -> InkML in a random synthetic writer's hand")
   write.add_argument("text", help="what to write (IAM-OnDB characters)")
@@ -111,12 +115,18 @@ def main(argv: list[str] | None = None) -> int:
   latex.add_argument("--workdir", required=True, help="a trained workdir (task=seq2seq)")
   latex.add_argument("--beam_width", type=int, default=None,
                      help="beam search width (default: the config's; 1: greedy)")
-  latex.set_defaults(run=_recognize, saved_model=None, lm=None)  # The same Recognizer.
+  latex.set_defaults(run=_recognize, saved_model=None, lm=None,  # The same Recognizer.
+                     model_axis=1)
   from htr.serve import server
   serve = commands.add_parser("serve", help="HTTP API and drawing page over exported models")
   server.add_arguments(serve)
   serve.set_defaults(run=server.run)
+  parser.add_argument("--cpu_devices", type=int, default=None,
+                      help="CPU devices for JAX (e.g. one per core; default: JAX's, one)")
   args = parser.parse_args(argv)
+  if args.cpu_devices is not None:
+    import jax
+    jax.config.update("jax_num_cpu_devices", args.cpu_devices)
   if args.command != "serve":  # Each command is a new process: reuse its compiles.
     from htr import xla_cache
     xla_cache.enable()

@@ -38,6 +38,9 @@ _XLA_CACHE = flags.DEFINE_string(
     "xla_cache", xla_cache.DEFAULT_DIR,
     "Persistent XLA compilation cache (htr/xla_cache.py); '' turns it off. "
     "JAX_COMPILATION_CACHE_DIR, if set, wins.")
+_CPU_DEVICES = flags.DEFINE_integer(
+    "cpu_devices", None, "CPU devices for JAX (default: JAX's, one). One per core trains "
+    "data-parallel over the cores, ~14 % faster for the seed model on 2 cores.")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -54,6 +57,8 @@ def main(argv):
   del argv
   logging.get_absl_handler().python_handler.addFilter(_QuietLibraries())
   import jax  # After flag parsing, so XLA_FLAGS set by launch scripts apply.
+  if _CPU_DEVICES.value is not None:
+    jax.config.update("jax_num_cpu_devices", _CPU_DEVICES.value)
 
   xla_cache.enable(_XLA_CACHE.value)
 

@@ -109,6 +109,17 @@ def test_htr_recognize_reads_ink_files_through_the_saved_model(ink_export, tmp_p
   assert [row[1] for row in rows] == [e.text for e in expected]
   np.testing.assert_allclose([float(row[2]) for row in rows],
                              [e.confidence for e in expected], atol=1e-3)
+  # The checkpoint on one CPU device per core, a BiLSTM's directions on two: the same
+  # rows (a child process: the device count is fixed when JAX starts).
+  done = subprocess.run([sys.executable, "-m", "htr.cli", "--cpu_devices=2", "recognize",
+                         f"--workdir={workdir}", "--model_axis=2", *paths],
+                        capture_output=True, text=True, timeout=300,
+                        env={**os.environ, "XLA_FLAGS": ""})
+  assert done.returncode == 0, done.stderr
+  split = [line.split("\t") for line in done.stdout.splitlines()]
+  assert [row[:2] for row in split] == [[p, e.text] for p, e in zip(paths, expected)]
+  np.testing.assert_allclose([float(row[2]) for row in split],
+                             [e.confidence for e in expected], atol=1e-3)
   # Beam search lives in the Python recognizer, not in the graph: refused, not ignored.
   assert cli.main(["recognize", f"--saved_model={export_dir}", "--beam_width=4", paths[0]]) == 2
   assert "--beam_width and --lm need --workdir" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import chex
 import jax
 import numpy as np
 import pytest
+from jax.sharding import PartitionSpec as P
 
 from htr import sharding, train
 from htr.data import pipeline
@@ -147,6 +148,12 @@ def test_eval_report_and_recognition(data_dir, tmp_path):
   results = Recognizer(str(tmp_path))(inks)
   assert len(results) == 3
   assert all(isinstance(r.text, str) and 0.0 <= r.confidence <= 1.0 for r in results)
+  # The BiLSTM directions on two devices each: the same texts and confidences.
+  split = Recognizer(str(tmp_path), model_axis=2)
+  assert split.variables["params"]["BiLSTM_0"]["recurrent_kernel"].sharding.spec == P("model")
+  for one, two in zip(results, split(inks)):
+    assert one.text == two.text
+    np.testing.assert_allclose(one.confidence, two.confidence, atol=1e-5)
 
 
 def test_a_restored_task_keeps_the_characters_of_its_checkpoint(data_dir):
