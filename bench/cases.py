@@ -90,12 +90,11 @@ def _htr_task(size: str = "base", model_axis: int = 1):
 def _placed(config, state, batch):
   """`state` and `batch` on the config's mesh over every device, as htr's trainer places them."""
   import jax
-  from jax.sharding import NamedSharding, PartitionSpec as P
 
   from htr import sharding
   mesh = sharding.create_mesh(config.mesh)
   shardings = sharding.tree_shardings(state, mesh, config.sharding_rules)
-  batch_sharding = NamedSharding(mesh, P("data"))
+  batch_sharding = sharding.batch_sharding(mesh)
   return (jax.device_put(state, shardings), jax.device_put(batch, batch_sharding),
           (shardings, batch_sharding))
 
@@ -109,26 +108,23 @@ def _htr_batch(task, config, lengths: np.ndarray, padded: int) -> dict[str, np.n
           "mask": np.ones(len(lengths), np.float32)}
 
 
-def _htr_train_step(task, config):
-  """(train_step, init): the step jitted with the trainer's shardings once `init` has run."""
+def _htr_trainer(task, config, batch):
+  """(train step, state, batch): fresh state and the step jitted with the trainer's shardings."""
   import jax
   import jax.numpy as jnp
 
   from htr import train
 
   tx = train.make_optimizer(config)
-  step_fn = train.make_train_step(task, tx, jax.random.key(1))
-
-  def init(batch):
-    variables = task.init(jax.random.key(0), batch)
-    params = variables.pop("params")
-    state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                             model_state=dict(variables), opt_state=tx.init(params))
-    state, batch, (shardings, batch_sharding) = _placed(config, state, batch)
-    step = jax.jit(step_fn, in_shardings=(shardings, batch_sharding),
-                   out_shardings=(shardings, None), donate_argnums=0)
-    return step, state, batch
-  return init
+  variables = task.init(jax.random.key(0), batch)
+  params = variables.pop("params")
+  state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                           model_state=dict(variables), opt_state=tx.init(params))
+  state, batch, (shardings, batch_sharding) = _placed(config, state, batch)
+  step = jax.jit(train.make_train_step(task, tx, jax.random.key(1)),
+                 in_shardings=(shardings, batch_sharding), out_shardings=(shardings, None),
+                 donate_argnums=0)
+  return step, state, batch
 
 
 def _padded(config, longest: int) -> int:
@@ -140,7 +136,7 @@ def htr_train(repeats: int) -> dict[str, Any]:
   config, task = _htr_task()
   lengths = inputs.bucketed_batch_lengths(BATCH)
   batch = _htr_batch(task, config, lengths, _padded(config, lengths.max()))
-  step, state, batch = _htr_train_step(task, config)(batch)
+  step, state, batch = _htr_trainer(task, config, batch)
   start = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_s = time.perf_counter() - start
@@ -250,7 +246,7 @@ def htr_compiles(repeats: int) -> dict[str, Any]:
   pad, sort_key = task.padding()
   dataset = BucketBatchDataset(grain.MapDataset.source(examples), batch_size=BATCH, pad=pad,
                                sort_key=sort_key, window_batches=config.data.window_batches)
-  step, state, _ = _htr_train_step(task, config)(task.dummy_batch(BATCH))
+  step, state, _ = _htr_trainer(task, config, task.dummy_batch(BATCH))
   shapes = set()
   start = time.perf_counter()
   for batch in dataset:

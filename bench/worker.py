@@ -22,8 +22,8 @@ def main(argv: list[str]) -> None:
     import torch
     torch.set_num_threads(threads)
   else:
-    import jax
-    jax.config.update("jax_num_cpu_devices", threads)
+    from htr import sharding
+    sharding.set_cpu_devices(threads)
   from bench import registry
   result = registry.run(case, impl, repeats)
   result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -124,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--cpu_devices", type=int, default=None,
                       help="CPU devices for JAX (e.g. one per core; default: JAX's, one)")
   args = parser.parse_args(argv)
-  if args.cpu_devices is not None:
-    import jax
-    jax.config.update("jax_num_cpu_devices", args.cpu_devices)
+  if args.cpu_devices is not None:  # Only then import JAX (htr write needs none).
+    from htr import sharding
+    sharding.set_cpu_devices(args.cpu_devices)
   if args.command != "serve":  # Each command is a new process: reuse its compiles.
     from htr import xla_cache
     xla_cache.enable()

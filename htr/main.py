@@ -57,8 +57,8 @@ def main(argv):
   del argv
   logging.get_absl_handler().python_handler.addFilter(_QuietLibraries())
   import jax  # After flag parsing, so XLA_FLAGS set by launch scripts apply.
-  if _CPU_DEVICES.value is not None:
-    jax.config.update("jax_num_cpu_devices", _CPU_DEVICES.value)
+  from htr import sharding
+  sharding.set_cpu_devices(_CPU_DEVICES.value)
 
   xla_cache.enable(_XLA_CACHE.value)
 

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import jax
 import numpy as np
 
-from htr import sharding
 from htr.data import pipeline, registry
 from htr.data.bucketing import collate
 from htr.errors import InputError
@@ -60,10 +59,8 @@ class Recognizer:
   def __init__(self, workdir: str, *, beam_width: int | None = None,
                lm_path: str | None = None, model_axis: int = 1):
     from htr.train import restore_for_inference
-    self.task, variables, self.config = restore_for_inference(workdir)
-    mesh = sharding.create_mesh((("data", -1), ("model", model_axis)))
-    self.variables = jax.device_put(
-        variables, sharding.tree_shardings(variables, mesh, self.config.sharding_rules))
+    self.task, self.variables, self.config = restore_for_inference(workdir,
+                                                                   model_axis=model_axis)
     if not hasattr(self.task, "texts"):
       raise InputError(f"the workdir's model is for task {self.config.task!r}, which reads "
                        "no ink into text (htr classify reads character images)", path=workdir)

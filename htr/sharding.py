@@ -33,6 +33,16 @@ def create_mesh(axes: Sequence[tuple[str, int]]) -> Mesh:
   return Mesh(devices, names)
 
 
+def set_cpu_devices(count: int | None) -> None:
+  """JAX's CPU device count (None: JAX's default, one); before any computation runs.
+
+  One device per core is htr's CPU layout: training splits the batch over them
+  ("data") and recognition can split a BiLSTM's directions over them ("model").
+  """
+  if count is not None:
+    jax.config.update("jax_num_cpu_devices", count)
+
+
 def batch_sharding(mesh: Mesh) -> NamedSharding:
   """Leading (batch) axis over "data", everything else replicated."""
   return NamedSharding(mesh, P("data"))

@@ -481,9 +481,13 @@ def _flat(config: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]
 # ---------------------------------------------------------------------------
 # Evaluation report and inference.
 # ---------------------------------------------------------------------------
-def restore_for_inference(workdir: epath.PathLike, *, which: str = "best"
-                          ) -> tuple[Task, dict, Any]:
-  """(task, variables, config) of a trained workdir; config comes from the checkpoint."""
+def restore_for_inference(workdir: epath.PathLike, *, which: str = "best",
+                          model_axis: int | None = None) -> tuple[Task, dict, Any]:
+  """(task, variables, config) of a trained workdir; config comes from the checkpoint.
+
+  The variables are restored onto the training mesh, or with `model_axis` onto
+  ("data", -1), ("model", model_axis), laid out by the config's sharding rules.
+  """
   workdir = workdir_path(workdir)
   directory = workdir / which
   manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
@@ -499,6 +503,8 @@ def restore_for_inference(workdir: epath.PathLike, *, which: str = "best"
     # Trained with a model axis wider than this machine (8 GPUs, evaluated on a CPU):
     # restored over the same axes, all devices on "data", which orbax reshards to.
     config.mesh = [[name, -1 if name == "data" else 1] for name, _ in config.mesh]
+  if model_axis is not None:
+    config.mesh = [["data", -1], ["model", model_axis]]
   mesh = sharding.create_mesh(config.mesh)
   _, abstract, _ = state_initializer(task, make_optimizer(config), mesh, config)
   state = manager.restore(step, args=ocp.args.Composite(

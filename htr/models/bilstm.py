@@ -50,13 +50,13 @@ def _recurrent_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.flo
   return blocks.transpose(0, 2, 1, 3).reshape(directions, hidden, gates_hidden)
 
 
-def _reversed_index(frames, lengths: jax.Array) -> jax.Array:
+def _reversed_index(frames: int, lengths: jax.Array) -> jax.Array:
   """Frame indices [B, T] that reverse each row's first `lengths[b]` frames, keep the rest."""
   t = jnp.arange(frames)[None]
   return jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
 
 
-def _direction_order(frames, lengths: jax.Array) -> jax.Array:
+def _direction_order(frames: int, lengths: jax.Array) -> jax.Array:
   """Frame order [2, B, T] of each direction: as written, then reversed within lengths."""
   reversed_index = _reversed_index(frames, lengths)
   return jnp.stack([jnp.broadcast_to(jnp.arange(frames)[None], reversed_index.shape),
