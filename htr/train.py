@@ -186,15 +186,28 @@ def workdir_path(workdir: epath.PathLike) -> epath.Path:
 
 def _managers(workdir: epath.Path, config, metric: tuple[str, str]
               ) -> tuple[ocp.CheckpointManager, ocp.CheckpointManager]:
-  """Latest N checkpoints (for resuming) and the single best by `metric` (for use)."""
+  """Latest N checkpoints (for resuming) and the single best by `metric` (for use).
+
+  Both save asynchronously at once, so each has its own barrier names: with shared ones a
+  multi-process run deadlocks when one process's `latest` finalises while another's
+  `best` does ("Barrier ThreadSaveMultiHostValueHolder:set_value_start is already
+  ongoing").
+  """
   name, mode = metric
+
+  def barriers(prefix: str) -> ocp.options.MultiprocessingOptions:
+    return ocp.options.MultiprocessingOptions(barrier_sync_key_prefix=prefix)
+
   latest = ocp.CheckpointManager(
       workdir / "checkpoints",
-      options=ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True))
+      options=ocp.CheckpointManagerOptions(
+          max_to_keep=config.keep_checkpoints, create=True,
+          multiprocessing_options=barriers("latest")))
   best = ocp.CheckpointManager(
       workdir / "best",
       options=ocp.CheckpointManagerOptions(
-          max_to_keep=1, create=True, best_fn=lambda m: m[name], best_mode=mode))
+          max_to_keep=1, create=True, best_fn=lambda m: m[name], best_mode=mode,
+          multiprocessing_options=barriers("best")))
   return latest, best
 
 
