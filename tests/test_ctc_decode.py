@@ -80,6 +80,18 @@ def test_greedy_logits_and_logprobs_agree():
   chex.assert_trees_all_close(a, b, rtol=1e-5)
 
 
+def test_best_class_is_jnp_argmax_with_ties_nan_and_infinities():
+  rng = np.random.default_rng(5)
+  scores = rng.integers(0, 3, size=(6, 7, 5)).astype(np.float32)  # Many ties.
+  scores[0, 0] = -np.inf
+  scores[0, 1, 2] = np.inf
+  scores[1, :, 3] = np.nan
+  scores[2, 0, [1, 4]] = np.nan
+  index, maximum = ctc._best_class(jnp.asarray(scores))
+  np.testing.assert_array_equal(index, jnp.argmax(scores, axis=-1))
+  np.testing.assert_array_equal(maximum, jnp.max(scores, axis=-1))
+
+
 def test_greedy_compiles_once_per_shape():
   decode = jax.jit(chex.assert_max_traces(ctc.greedy_decode, n=1))
   rng = np.random.default_rng(2)

@@ -48,18 +48,34 @@ class GreedyResult(NamedTuple):
   confidence: jax.Array
 
 
+def _best_class(scores: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(argmax, max) over the last axis; the argmax exactly as jnp.argmax's (first NaN, else
+  first maximum).
+
+  jnp.argmax is a two-operand reduction that XLA's CPU backend does not vectorise: on a
+  [32, 758, 80] batch it takes 3.5 ms, against 0.84 ms for a max and a min of the class
+  index over the maxima, which are plain vectorised reductions.
+  """
+  maximum = jnp.max(scores, axis=-1, keepdims=True)
+  classes = jax.lax.broadcasted_iota(jnp.int32, scores.shape, scores.ndim - 1)
+  at_maximum = (scores == maximum) | jnp.isnan(scores)
+  index = jnp.min(jnp.where(at_maximum, classes, scores.shape[-1]), axis=-1)
+  return index, maximum[..., 0]
+
+
 def greedy_decode(logits: jax.Array, lengths: jax.Array, *, blank: int = 0) -> GreedyResult:
   """Best path decoding of `logits` or log-probabilities [B, T, C] with `lengths` [B] frames.
 
-  Takes the most probable class per frame, merges repeats and drops blanks. The
-  log-softmax makes logits and log-probabilities interchangeable (it leaves the
-  latter unchanged). The confidence is length-normalised so that short and long
+  Takes the most probable class per frame, merges repeats and drops blanks. Logits
+  and log-probabilities give the same result: the scores are the best class's
+  log-softmax (which leaves log-probabilities unchanged). The confidence is length-normalised so that short and long
   lines compare, and matches exp(score / frames) of a beam-search hypothesis.
   """
-  logprobs = jax.nn.log_softmax(jnp.asarray(logits, jnp.float32), axis=-1)
-  batch, frames, _ = logprobs.shape
-  best = jnp.argmax(logprobs, axis=-1).astype(jnp.int32)
-  best_logprob = jnp.max(logprobs, axis=-1)
+  logits = jnp.asarray(logits, jnp.float32)
+  batch, frames, _ = logits.shape
+  best, best_logit = _best_class(logits)
+  # Only the best class's log-probability is needed: no [B, T, C] log-softmax.
+  best_logprob = best_logit - jax.nn.logsumexp(logits, axis=-1)
   lengths = jnp.minimum(jnp.asarray(lengths, jnp.int32), frames)
   valid = jnp.arange(frames)[None] < lengths[:, None]
   previous = jnp.pad(best[:, :-1], ((0, 0), (1, 0)), constant_values=blank)

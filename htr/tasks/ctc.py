@@ -77,11 +77,10 @@ class Task(base.Task):
 
   def predict(self, variables, batch):
     logits, lengths = self.model.apply(variables, **self.model_inputs(batch), train=False)
-    log_probs = jax.nn.log_softmax(logits.astype(jnp.float32))
-    out = ctc_decode.greedy_decode(log_probs, lengths, blank=BLANK)
+    out = ctc_decode.greedy_decode(logits, lengths, blank=BLANK)
     result = dict(zip(("tokens", "token_lengths", "token_scores", "confidence"), out))
     if self.config.decode.beam_width > 1:
-      result.update(log_probs=log_probs, frames=lengths)
+      result.update(log_probs=jax.nn.log_softmax(logits.astype(jnp.float32)), frames=lengths)
     return result
 
   # -- host side ------------------------------------------------------------
