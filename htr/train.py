@@ -512,12 +512,12 @@ def restore_for_inference(workdir: epath.PathLike, *, which: str = "best",
   meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
   config = ml_collections.ConfigDict(meta["config"])
   task = get_task(config, meta["task"])
-  if jax.device_count() % int(np.prod([s for _, s in config.mesh if s != -1])):
+  if model_axis is not None:
+    config.mesh = [["data", -1], ["model", model_axis]]
+  elif jax.device_count() % int(np.prod([s for _, s in config.mesh if s != -1])):
     # Trained with a model axis wider than this machine (8 GPUs, evaluated on a CPU):
     # restored over the same axes, all devices on "data", which orbax reshards to.
     config.mesh = [[name, -1 if name == "data" else 1] for name, _ in config.mesh]
-  if model_axis is not None:
-    config.mesh = [["data", -1], ["model", model_axis]]
   mesh = sharding.create_mesh(config.mesh)
   _, abstract, _ = state_initializer(task, make_optimizer(config), mesh, config)
   state = manager.restore(step, args=ocp.args.Composite(

@@ -68,8 +68,9 @@ def greedy_decode(logits: jax.Array, lengths: jax.Array, *, blank: int = 0) -> G
 
   Takes the most probable class per frame, merges repeats and drops blanks. Logits
   and log-probabilities give the same result: the scores are the best class's
-  log-softmax (which leaves log-probabilities unchanged). The confidence is length-normalised so that short and long
-  lines compare, and matches exp(score / frames) of a beam-search hypothesis.
+  log-softmax (which leaves log-probabilities unchanged). The confidence is
+  length-normalised so that short and long lines compare, and matches
+  exp(score / frames) of a beam-search hypothesis.
   """
   logits = jnp.asarray(logits, jnp.float32)
   batch, frames, _ = logits.shape
