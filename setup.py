@@ -49,9 +49,8 @@ setuptools.setup(
     description="Handwriting recognition in JAX: online ink, characters, math, pages.",
     python_requires=">=3.11",
     packages=setuptools.find_packages(include=["htr", "htr.*"]) + [
-        "htr_datasets", "htr_datasets.iam_ondb", "htr_datasets.synthetic_ink",
-        "htr_datasets.synthetic_chars", "htr_datasets.sklearn_digits", "htr_datasets.crohme",
-        "htr_datasets.mathwriting", "htr_datasets.synthetic_math"],
+        "htr_datasets" + (f".{name}" if name else "")
+        for name in [""] + setuptools.find_packages("datasets")],
     # The TFDS builders live in datasets/ (the design-card layout) but import as
     # `htr_datasets`, so they never shadow Hugging Face's `datasets` package.
     package_dir={"htr_datasets": "datasets"},

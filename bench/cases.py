@@ -113,12 +113,13 @@ def _htr_trainer(task, config, batch):
   import jax
   import jax.numpy as jnp
 
+  from htr import state as state_lib
   from htr import train
 
-  tx = train.make_optimizer(config)
+  tx = state_lib.make_optimizer(config)
   variables = task.init(jax.random.key(0), batch)
   params = variables.pop("params")
-  state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params,
+  state = state_lib.TrainState(step=jnp.zeros((), jnp.int32), params=params,
                            model_state=dict(variables), opt_state=tx.init(params))
   state, batch, (shardings, batch_sharding) = _placed(config, state, batch)
   step = jax.jit(train.make_train_step(task, tx, jax.random.key(1)),
@@ -268,7 +269,7 @@ def _peer_model(packed: bool = True):
   import torch
 
   from bench import peer_torch
-  from htr.data.alphabet import Alphabet
+  from htr.text.alphabet import Alphabet
   torch.manual_seed(0)
   return peer_torch.SeedModel(Alphabet.named("iam_ondb").num_classes, packed=packed)
 

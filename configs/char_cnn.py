@@ -48,7 +48,7 @@ SIZES = {
 MODELS = {"cnn": "cnn", "resnet": "cnn.ResNet"}  # config.model.name: module[.Class].
 
 DATASETS = {
-    # TFDS name, classes (htr/data/charsets.py), train / eval / test splits.
+    # TFDS name, classes (htr/text/charsets.py), train / eval / test splits.
     "digits": ("sklearn_digits", "digits", "train", "validation", "test"),
     "synthetic94": ("synthetic_chars/small", "chars94", "train", "validation", "test"),
     # A mixture (`_EMNIST94`): the splits are logical names each component maps.
@@ -97,7 +97,7 @@ def get_config(arg=None):
   config = config_lib.trainer_defaults(ml_collections.ConfigDict())
   name, classes, train_split, eval_split, test_split = DATASETS[arg.data]
   config.task = "classify"            # htr/tasks/classify.py
-  config.classes = classes            # Charset name (htr/data/charsets.py) or the characters.
+  config.classes = classes            # Charset name (htr/text/charsets.py) or the characters.
   config.label_smoothing = 0.1        # Cross-entropy against (1 - a) one-hot + a / classes.
 
   config.data = ml_collections.ConfigDict()

@@ -101,6 +101,7 @@ def get_config(arg=None):
   data.train_split = train_split      # Split trained on (and the vocabulary built from).
   data.eval_split = eval_split        # Split evaluated during training (early stopping).
   data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
+  data.input_kind = "ink"             # What users give the model (htr/inputs.py).
   data.label_key = "normalized_label"  # Record field the decoder learns (normalised LaTeX).
   data.image_height = size["image_height"]  # Ink is rendered at this height (pixels).
   data.pen_width = 2.0 * data.image_height / 64  # Eval/predict pen diameter (pixels).

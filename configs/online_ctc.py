@@ -60,7 +60,7 @@ def get_config(arg=None):
                              runlocal=False)
   config = config_lib.trainer_defaults(ml_collections.ConfigDict())
   config.task = "ctc"                 # htr/tasks/ctc.py
-  config.alphabet = "iam_ondb"        # Alphabet name (htr/data/alphabet.py) or "chars:abc...".
+  config.alphabet = "iam_ondb"        # Alphabet name (htr/text/alphabet.py) or "chars:abc...".
 
   config.data = ml_collections.ConfigDict()
   data = config.data
@@ -72,7 +72,9 @@ def get_config(arg=None):
   data.eval_split = eval_split        # Split evaluated during training (early stopping).
   data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
   data.alphabet = config.get_ref("alphabet")  # Same as config.alphabet (for the op specs).
+  data.input_kind = "ink"             # What users give the model (htr/inputs.py).
   data.features = ("dx", "dy", "dt", "pen_up")  # Per-point input features (htr/ink/preprocess).
+  data.input_shape = (None, len(data.features))  # One example's inputs; None: padded axis.
   data.resample_spacing = 0.1         # Arc-length spacing in line heights (~1 point per 0.1).
   data.pp_train = _PP_TRAIN           # Train preprocessing + augmentation ({...}: data fields).
   data.pp_predict = _PP_PREDICT       # Inference preprocessing (ink -> inputs).

@@ -1,12 +1,15 @@
 """The `htr` command: use trained models from the shell.
 
-  htr recognize --workdir=DIR FILE [FILE ...]    ink (InkML or IAM-OnDB XML) -> text
+  htr recognize --workdir=DIR FILE [FILE ...]    any input the model reads -> its result
   htr recognize --saved_model=DIR FILE [...]     the same through an exported SavedModel
-  htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
-  htr classify --workdir=DIR IMAGE [IMAGE ...]   drawn characters -> top-5 with probabilities
+  htr classify ... / htr latex ...               the same verb under the names users know
   htr classify --line --workdir=DIR IMAGE        a line of separated characters -> text
-  htr latex --workdir=DIR FILE [FILE ...]        math ink (InkML) -> LaTeX and its score
+  htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
   htr serve --models=DIR [--port=8000]           HTTP API + drawing page over exported models
+
+Files are read by content (htr/inputs.py): InkML or IAM-OnDB line XML is ink, anything
+else an image. What the model does with them (text, top-5 classes, LaTeX) is the
+checkpoint's task, through its inference hooks; nothing here knows a task.
 """
 
 from __future__ import annotations
@@ -17,37 +20,61 @@ import sys
 
 from htr.errors import InputError
 
-_EXPORTED_BATCH = 16  # Files per SavedModel call.
+_BATCH = 16  # Files per model call.
+
+
+def _predictor(args):
+  """A `Predictor` over the workdir's checkpoint, or the SavedModel as a server runs it."""
+  if args.saved_model:
+    if args.beam_width is not None or args.lm is not None:
+      raise InputError("--beam_width and --lm need --workdir: an exported model's search "
+                       "is fixed in its graph when it is exported")
+    from htr.serve.models import load_model
+    return load_model(os.path.basename(os.path.normpath(args.saved_model)), args.saved_model)
+  from htr.predict import Predictor
+  return Predictor(args.workdir, decode={"beam_width": args.beam_width, "lm_path": args.lm},
+                   model_axis=args.model_axis)
+
+
+def _print(path: str, result: dict) -> None:
+  if "top" in result:
+    print(f"{path}: {result['text']}")
+    for rank, top in enumerate(result["top"], 1):
+      print(f"  {rank}\t{top['label']}\t{top['probability']:.4f}")
+    return
+  confidence = result.get("confidence")
+  print(f"{path}\t{result['text']}\t" + ("-" if confidence is None else f"{confidence:.3f}"))
 
 
 def _recognize(args) -> int:
-  if args.saved_model:
-    return _recognize_exported(args)
-  from htr.recognize import Recognizer, read_ink
-  inks = [read_ink(path) for path in args.files]
-  recognizer = Recognizer(args.workdir, beam_width=args.beam_width, lm_path=args.lm,
-                          model_axis=args.model_axis)
-  for path, result in zip(args.files, recognizer(inks, ids=args.files)):
-    print(f"{path}\t{result.text}\t{result.confidence:.3f}")
-  return 0
-
-
-def _recognize_exported(args) -> int:
-  """What `htr serve` would answer, without a server: the search built into the graph."""
-  from htr.recognize import read_ink
-  from htr.serve.models import load_model
-  if args.beam_width is not None or args.lm is not None:
-    raise InputError("--beam_width and --lm need --workdir: an exported model's search "
-                     "is fixed in its graph when it is exported")
-  model = load_model(os.path.basename(os.path.normpath(args.saved_model)), args.saved_model)
-  examples = [model.prepare_ink(read_ink(path), path) for path in args.files]
-  for start in range(0, len(examples), _EXPORTED_BATCH):
-    results = model.run(examples[start:start + _EXPORTED_BATCH])
+  from htr import inputs
+  values = [inputs.read_file(path) for path in args.files]
+  predictor = _predictor(args)
+  if args.line:
+    return _read_lines(predictor, args.files, values)
+  examples = [predictor.prepare(value, path) for value, path in zip(values, args.files)]
+  for start in range(0, len(examples), _BATCH):
+    results = predictor.run(examples[start:start + _BATCH])
     for path, result in zip(args.files[start:], results):
       if "error" in result:
         raise InputError(result["error"], path=path)
-      confidence = result.get("confidence")
-      print(f"{path}\t{result['text']}\t" + ("-" if confidence is None else f"{confidence:.3f}"))
+      _print(path, result)
+  return 0
+
+
+def _read_lines(predictor, paths: list[str], values: list) -> int:
+  """Each image is a line of separated characters: segmented, each one read."""
+  from htr.image import segment
+  for path, value in zip(paths, values):
+    try:
+      characters = segment.segment(value)
+    except (InputError, ValueError) as e:
+      raise InputError(getattr(e, "reason", str(e)), path=path) from None
+    results = predictor.run([predictor.prepare(c.image, path) for c in characters])
+    print(f"{path}: {''.join(r['text'] for r in results)}")
+    for character, result in zip(characters, results):
+      top = "  ".join(f"{t['label']} {t['probability']:.3f}" for t in result.get("top", []))
+      print(f"  {result['text']}\t{top}\tbox={character.box}")
   return 0
 
 
@@ -61,62 +88,39 @@ def _write(args) -> int:
   return 0
 
 
-def _classify(args) -> int:
-  from htr.classify import Classifier, read_image
-  images = [read_image(path) for path in args.images]
-  classifier = Classifier(args.workdir)
-  if not args.line:
-    for path, result in zip(args.images, classifier(images, ids=args.images)):
-      print(f"{path}: {result.char}")
-      for rank, (char, probability) in enumerate(result.top, 1):
-        print(f"  {rank}\t{char}\t{probability:.4f}")
-    return 0
-  for path, image in zip(args.images, images):
-    text, results = classifier.read_line(image, sample_id=path)
-    print(f"{path}: {text}")
-    for result in results:
-      top = "  ".join(f"{char} {probability:.3f}" for char, probability in result.top)
-      print(f"  {result.char}\t{top}\tbox={result.box}")
-  return 0
+def _add_model_arguments(verb: argparse.ArgumentParser) -> None:
+  verb.add_argument("files", nargs="+", help="InkML or IAM-OnDB line XML files, or images "
+                    "(PNG, JPEG, TIFF, ...: any size, colour or polarity)")
+  source = verb.add_mutually_exclusive_group(required=True)
+  source.add_argument("--workdir", help="a trained workdir (its best checkpoint)")
+  source.add_argument("--saved_model", help="an export (WORKDIR/export: its default "
+                      "variant) or one SavedModel folder")
+  verb.add_argument("--beam_width", type=int, default=None,
+                    help="beam width (default: the config's; CTC: prefix beam search)")
+  verb.add_argument("--lm", default=None, help="character n-gram LM file for a CTC beam")
+  verb.add_argument("--model_axis", type=int, default=None,
+                    help="devices per input (2: a BiLSTM's directions run on two; with "
+                         "--cpu_devices=2 the fastest layout on a 2-core CPU)")
+  verb.add_argument("--line", action="store_true",
+                    help="each image is a line of separated characters: segment it and "
+                         "read each character (character models)")
 
 
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog="htr", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   commands = parser.add_subparsers(dest="command", required=True)
-  recognize = commands.add_parser("recognize", help="ink files -> text and confidence")
-  recognize.add_argument("files", nargs="+", help="InkML or IAM-OnDB line XML files")
-  source = recognize.add_mutually_exclusive_group(required=True)
-  source.add_argument("--workdir", help="a trained workdir (its best checkpoint)")
-  source.add_argument("--saved_model", help="an export (WORKDIR/export: its default "
-                      "variant) or one SavedModel folder")
-  recognize.add_argument("--beam_width", type=int, default=None,
-                         help="CTC prefix beam search width (default: the config's)")
-  recognize.add_argument("--lm", default=None, help="character n-gram LM file for the beam")
-  recognize.add_argument("--model_axis", type=int, default=1,
-                         help="devices per line (2: a BiLSTM's directions run on two; "
-                              "with --cpu_devices=2 the fastest layout on a 2-core CPU)")
-  recognize.set_defaults(run=_recognize)
+  for name, help_text in (("recognize", "ink or image files -> what the model reads in them"),
+                          ("classify", "character images -> top-5 classes (= recognize)"),
+                          ("latex", "math ink files -> LaTeX and score (= recognize)")):
+    verb = commands.add_parser(name, help=help_text)
+    _add_model_arguments(verb)
+    verb.set_defaults(run=_recognize)
   write = commands.add_parser("write", help="text -> InkML in a random synthetic writer's hand")
   write.add_argument("text", help="what to write (IAM-OnDB characters)")
   write.add_argument("--out", required=True, help="the InkML file to write")
   write.add_argument("--seed", type=int, default=0, help="picks the writer and the noise")
   write.set_defaults(run=_write)
-  classify = commands.add_parser(
-      "classify", help="character images -> top-5 classes with probabilities")
-  classify.add_argument("images", nargs="+", help="PNG, JPEG, ... files, any size or polarity")
-  classify.add_argument("--workdir", required=True, help="a trained workdir (task=classify)")
-  classify.add_argument("--line", action="store_true",
-                        help="each image is a line of separated characters: print its text "
-                             "and every character's top-5")
-  classify.set_defaults(run=_classify)
-  latex = commands.add_parser("latex", help="math ink files -> LaTeX and score")
-  latex.add_argument("files", nargs="+", help="InkML files of handwritten expressions")
-  latex.add_argument("--workdir", required=True, help="a trained workdir (task=seq2seq)")
-  latex.add_argument("--beam_width", type=int, default=None,
-                     help="beam search width (default: the config's; 1: greedy)")
-  latex.set_defaults(run=_recognize, saved_model=None, lm=None,  # The same Recognizer.
-                     model_axis=1)
   from htr.serve import server
   serve = commands.add_parser("serve", help="HTTP API and drawing page over exported models")
   server.add_arguments(serve)

@@ -31,6 +31,7 @@ import numpy as np
 from etils import epath
 from flax import traverse_util
 
+from htr import checkpoint
 from htr.tasks.base import Serving
 
 WEIGHT_FORMATS = ("float32", "bfloat16", "int8")
@@ -197,16 +198,17 @@ def export(workdir: epath.PathLike, export_dir: epath.PathLike | None = None,
            weight_formats: tuple[str, ...] = WEIGHT_FORMATS, *, which: str = "best"
            ) -> dict[str, Any]:
   """Exports the `which` checkpoint of a workdir; returns the top-level metadata."""
-  from htr.train import restore_for_inference, workdir_path
-  workdir = workdir_path(workdir)
-  task, variables, config = restore_for_inference(workdir, which=which)
+  workdir = checkpoint.workdir_path(workdir)
+  task, variables, config = checkpoint.restore_for_inference(workdir, which=which)
   serving = task.serving()
-  export_dir = workdir_path(export_dir) if export_dir else workdir / "export"
+  export_dir = checkpoint.workdir_path(export_dir) if export_dir else workdir / "export"
   export_dir.mkdir(parents=True, exist_ok=True)
   metadata = {
       "format": "htr-export-1",
       "task": config.task,
       "input_kind": serving.kind,
+      "returns": serving.returns,
+      "accepts": list(serving.accepts),
       "signature": {
           "name": "serving_default",
           "inputs": {name: {"dtype": dtype, "shape": [d if isinstance(d, int) else None
@@ -218,6 +220,9 @@ def export(workdir: epath.PathLike, export_dir: epath.PathLike | None = None,
       "config": {"task": config.task, "model": config.model.to_dict(),
                  "data": config.data.get("name"), "checkpoint": which},
       "task_metadata": task.metadata(),
+      # What the server rebuilds the task from, to read inputs and results through its
+      # `serving()` hooks (no weights: those are the SavedModel's variables).
+      "task_config": config.to_dict(),
       "metrics": _metrics(workdir),
       "num_parameters": int(sum(np.size(x) for x in jax.tree.leaves(variables))),
       "default_variant": weight_formats[0],

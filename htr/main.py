@@ -77,11 +77,13 @@ def main(argv):
     return
   if _CONFIG.value is None:
     raise app.UsageError("--config is required to train or evaluate")
-  from htr import train
   if _MODE.value == "train":
+    from htr import train
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   else:
-    train.evaluate(_CONFIG.value, _WORKDIR.value, split=_SPLIT.value, which=_CHECKPOINT.value)
+    from htr import evaluate
+    evaluate.evaluate(_CONFIG.value, _WORKDIR.value, split=_SPLIT.value,
+                      which=_CHECKPOINT.value)
 
 
 if __name__ == "__main__":

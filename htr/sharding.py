@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -87,3 +88,10 @@ def global_batch(batch: dict[str, np.ndarray], sharding: NamedSharding) -> dict[
   """Each process's slice of the batch -> one global array per key."""
   return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
 
+
+def check_divisible(config: ml_collections.ConfigDict, mesh: Mesh, keys: tuple[str, ...]) -> None:
+  """Batches are split over the data axis: a size it does not divide fails deep in jax."""
+  for key in keys:
+    if config[key] % mesh.shape["data"]:
+      raise ValueError(f"{key}={config[key]} must be a multiple of the data axis "
+                       f"({mesh.shape['data']} devices)")

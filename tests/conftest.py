@@ -22,3 +22,29 @@ import pytest  # noqa: E402  (after XLA_FLAGS: importing pytest plugins may impo
 def data_dir(tmp_path_factory) -> str:
   """One TFDS data dir per test session: tiny datasets are built once, then reused."""
   return str(tmp_path_factory.mktemp("tfds"))
+
+
+CONFIGS_DIR = os.path.join(os.path.dirname(__file__), "..", "configs")
+
+
+def _config_module(name: str):
+  """configs/NAME.py (or a path) as a module, as `--config=configs/NAME.py` loads it."""
+  import importlib.util
+  path = name if name.endswith(".py") else os.path.join(CONFIGS_DIR, f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"configs.{os.path.basename(path)[:-3]}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.fixture(scope="session")
+def config_module():
+  """`config_module("char_cnn")` -> configs/char_cnn.py (its tables, its get_config)."""
+  return _config_module
+
+
+@pytest.fixture(scope="session")
+def load_config():
+  """`load_config("online_ctc", "runlocal,size=tiny")` -> that experiment's config, as
+  `--config=configs/online_ctc.py:runlocal,size=tiny` gives it."""
+  return lambda name, arg=None: _config_module(name).get_config(arg)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from htr.data.alphabet import IAM_ONDB, Alphabet
+from htr.text.alphabet import IAM_ONDB, Alphabet
 from htr.errors import InputError
 
 

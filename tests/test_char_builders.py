@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from htr.data import charsets
+from htr.text import charsets
 from htr.ink.records import as_text
 
 

@@ -4,28 +4,18 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from htr import cli, train
-
-
-def _load_config():
-  import importlib.util
-  import os
-  path = os.path.join(os.path.dirname(__file__), "..", "configs", "char_cnn.py")
-  spec = importlib.util.spec_from_file_location("char_cnn", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config("data=digits,runlocal,size=tiny")
+from htr import cli, evaluate, train
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-  config = _load_config()
+def workdir(tmp_path_factory, load_config):
+  config = load_config("char_cnn", "data=digits,runlocal,size=tiny")
   config.data.data_dir = str(tmp_path_factory.mktemp("tfds"))
   workdir = tmp_path_factory.mktemp("digits")
   train.train_and_evaluate(config, str(workdir))
   assert (workdir / "eval_validation_confusion.json").exists()
   assert (workdir / "eval_validation_confusion.png").exists()
-  report = train.evaluate(config, str(workdir), split="test")
+  report = evaluate.evaluate(config, str(workdir), split="test")
   assert {"accuracy", "top5_accuracy"} <= set(report["metrics"])
   assert (workdir / "eval_sklearn_digits_test_confusion.png").exists()
   return str(workdir)
@@ -84,6 +74,17 @@ def test_bad_inputs_are_clear_errors(workdir, tmp_path, capsys):
     assert err.startswith("htr classify: error: ") and str(path) in err and reason in err
 
 
+def test_a_character_model_reads_ink_by_rendering_it(workdir, tmp_path, capsys):
+  """One verb for every input: ink goes to a character model as the drawing page's does."""
+  ink = tmp_path / "one.inkml"
+  ink.write_text('<ink xmlns="http://www.w3.org/2003/InkML">'
+                 '<trace>10 0, 10 5, 10 10, 10 15, 10 20</trace></ink>')
+  assert cli.main(["recognize", f"--workdir={workdir}", str(ink)]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert len(lines) == 6 and lines[0].startswith(f"{ink}: ")
+  assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3", "4", "5"]
+
+
 def test_other_commands_refuse_what_they_cannot_use(workdir, tmp_path, capsys):
   """Each used to end in a traceback (AttributeError, IsADirectoryError, ValueError)."""
   broken = tmp_path / "broken_export"
@@ -93,8 +94,11 @@ def test_other_commands_refuse_what_they_cannot_use(workdir, tmp_path, capsys):
   (broken / "assets" / "metadata.json").write_text("{}")
   ink = tmp_path / "a.inkml"
   ink.write_text('<ink xmlns="http://www.w3.org/2003/InkML"><trace>1 2, 3 4</trace></ink>')
+  notes = tmp_path / "notes.txt"
+  notes.write_text("neither ink nor an image")
   for argv, reason in (
-      (["recognize", f"--workdir={workdir}", str(ink)], "reads no ink into text"),
+      (["recognize", f"--workdir={workdir}", "--lm=en.npz", str(ink)], "no decoding option"),
+      (["recognize", f"--workdir={workdir}", str(notes)], "not a readable image"),
       (["write", "hi", f"--out={tmp_path}"], "Is a directory"),
       (["recognize", f"--saved_model={broken}", str(ink)], "not a loadable SavedModel")):
     assert cli.main(argv) == 2, argv

@@ -118,16 +118,10 @@ def test_classes_model_choice_and_metadata():
   assert restored.classes == "ba"
 
 
-def test_char_cnn_config_variants():
+def test_char_cnn_config_variants(config_module):
   """Every data/model choice builds its ops and its task; EMNIST is transposed upright."""
-  import importlib.util
-  import os
-
   from htr.data import registry
-  path = os.path.join(os.path.dirname(__file__), "..", "configs", "char_cnn.py")
-  spec = importlib.util.spec_from_file_location("char_cnn", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  module = config_module("char_cnn")
   num_classes = {"digits": 10, "synthetic94": 94, "emnist94": 94, "emnist/byclass": 62,
                  "emnist/bymerge": 47, "emnist/balanced": 47, "emnist/letters": 26,
                  "emnist/digits": 10, "emnist/mnist": 10}
@@ -153,19 +147,12 @@ def test_char_cnn_config_variants():
           stored, np.random.default_rng(0))
 
 
-def test_emnist94_trains_one_step_on_8_devices_under_tfds_mock_data(tmp_path):
+def test_emnist94_trains_one_step_on_8_devices_under_tfds_mock_data(tmp_path, load_config):
   """The byclass + symbols mixture end to end; TFDS's mock stands in for both downloads."""
-  import importlib.util
-  import os
-
   import tensorflow_datasets as tfds
 
   from htr import train
-  path = os.path.join(os.path.dirname(__file__), "..", "configs", "char_cnn.py")
-  spec = importlib.util.spec_from_file_location("char_cnn", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config("data=emnist94,runlocal,size=tiny")
+  config = load_config("char_cnn", "data=emnist94,runlocal,size=tiny")
   config.data.data_dir = str(tmp_path / "tfds")
   assert jax.device_count() == 8
   with tfds.testing.mock_data(num_examples=64):

@@ -3,18 +3,19 @@
 import numpy as np
 import pytest
 
+from htr import opspec
 from htr.data import registry
 
 
 def test_parse_names_and_literal_arguments():
-  ops = registry.parse("a | b(x=1, y=(2, 'z'))|c()")
+  ops = opspec.parse("a | b(x=1, y=(2, 'z'))|c()")
   assert ops == [("a", {}), ("b", {"x": 1, "y": (2, "z")}), ("c", {})]
 
 
 @pytest.mark.parametrize("spec", ["a(1)", "a(x=foo)", "a.b", "a(x=1"])
 def test_parse_rejects_non_literal_or_positional(spec):
   with pytest.raises(ValueError, match="bad op"):
-    registry.parse(spec)
+    opspec.parse(spec)
 
 
 def test_build_rejects_unknown_op():
@@ -30,5 +31,5 @@ def test_build_composes_registered_ops_in_order():
 
 
 def test_parse_keeps_a_bar_inside_an_argument():
-  ops = registry.parse("a(v=('|', '\\\\|', 'x'))|b(s='|')")
+  ops = opspec.parse("a(v=('|', '\\\\|', 'x'))|b(s='|')")
   assert ops == [("a", {"v": ("|", "\\|", "x")}), ("b", {"s": "|"})]

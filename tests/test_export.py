@@ -12,14 +12,11 @@ from etils import epath
 
 from htr import export, train
 from htr.ink import synthetic
-from test_train import _load
 
-CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
 RUNNER = os.path.join(os.path.dirname(__file__), "saved_model_runner.py")
 
 
-def _trained(config_name: str, data_dir: str, workdir) -> str:
-  config = _load(os.path.join(CONFIGS, config_name))
+def _trained(config, data_dir: str, workdir) -> str:
   config.data.data_dir = data_dir
   train.train_and_evaluate(config, str(workdir))
   return str(workdir)
@@ -52,13 +49,14 @@ def _points(inks, extra_padding: int) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def ink_export(data_dir, tmp_path_factory):
-  workdir = _trained("online_ctc.py", data_dir, tmp_path_factory.mktemp("ink"))
+def ink_export(data_dir, tmp_path_factory, load_config):
+  workdir = _trained(load_config("online_ctc", "runlocal,size=tiny"), data_dir,
+                     tmp_path_factory.mktemp("ink"))
   return workdir, export.export(workdir)
 
 
-def test_ink_saved_model_matches_the_recognizer(ink_export, tmp_path):
-  from htr.recognize import Recognizer
+def test_ink_saved_model_matches_the_checkpoint(ink_export, tmp_path):
+  from htr.predict import Predictor
   workdir, metadata = ink_export
   rng = np.random.default_rng(0)
   inks = [synthetic.write_line(synthetic.sample_line(rng, max_words=3),
@@ -66,17 +64,17 @@ def test_ink_saved_model_matches_the_recognizer(ink_export, tmp_path):
   # Varied batch sizes, lengths and padding (odd and even, so stride alignment matters).
   groups = {"one": ([0], 0), "three": ([1, 2, 3], 5), "six": ([1, 2, 3, 4, 5, 6], 33)}
   calls = {name: _points([inks[i] for i in idx], pad) for name, (idx, pad) in groups.items()}
-  expected = Recognizer(workdir)(inks)
+  expected = Predictor(workdir)(inks)
   variants = {}
   for weights in export.WEIGHT_FORMATS:
     variants[weights] = _run_saved_model(os.path.join(workdir, "export", weights), calls,
                                          tmp_path)
   for name, (idx, _) in groups.items():
     got = variants["float32"][name]
-    assert list(got["text"]) == [expected[i].text for i in idx]
-    np.testing.assert_allclose(got["confidence"], [expected[i].confidence for i in idx],
+    assert list(got["text"]) == [expected[i]["text"] for i in idx]
+    np.testing.assert_allclose(got["confidence"], [expected[i]["confidence"] for i in idx],
                                rtol=1e-4)
-    np.testing.assert_array_equal(got["num_chars"], [len(expected[i].text) for i in idx])
+    np.testing.assert_array_equal(got["num_chars"], [len(expected[i]["text"]) for i in idx])
     assert not got["points_cut"].any()
     assert got["char_scores"].shape == (len(idx), max(got["num_chars"].max(), 1))
     for scores, n in zip(got["char_scores"], got["num_chars"]):
@@ -92,7 +90,8 @@ def test_ink_saved_model_matches_the_recognizer(ink_export, tmp_path):
 def test_htr_recognize_reads_ink_files_through_the_saved_model(ink_export, tmp_path, capsys):
   from htr import cli
   from htr.ink import inkml
-  from htr.recognize import Recognizer, read_ink
+  from htr.inputs import read_ink
+  from htr.predict import Predictor
   workdir, _ = ink_export
   rng = np.random.default_rng(5)
   paths = []
@@ -104,11 +103,11 @@ def test_htr_recognize_reads_ink_files_through_the_saved_model(ink_export, tmp_p
   export_dir = os.path.join(workdir, "export")
   assert cli.main(["recognize", f"--saved_model={export_dir}", *paths]) == 0
   rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
-  expected = Recognizer(workdir)([read_ink(p) for p in paths])
+  expected = Predictor(workdir)([read_ink(p) for p in paths])
   assert [row[0] for row in rows] == paths
-  assert [row[1] for row in rows] == [e.text for e in expected]
+  assert [row[1] for row in rows] == [e["text"] for e in expected]
   np.testing.assert_allclose([float(row[2]) for row in rows],
-                             [e.confidence for e in expected], atol=1e-3)
+                             [e["confidence"] for e in expected], atol=1e-3)
   # The checkpoint on one CPU device per core, a BiLSTM's directions on two: the same
   # rows (a child process: the device count is fixed when JAX starts).
   done = subprocess.run([sys.executable, "-m", "htr.cli", "--cpu_devices=2", "recognize",
@@ -117,9 +116,9 @@ def test_htr_recognize_reads_ink_files_through_the_saved_model(ink_export, tmp_p
                         env={**os.environ, "XLA_FLAGS": ""})
   assert done.returncode == 0, done.stderr
   split = [line.split("\t") for line in done.stdout.splitlines()]
-  assert [row[:2] for row in split] == [[p, e.text] for p, e in zip(paths, expected)]
+  assert [row[:2] for row in split] == [[p, e["text"]] for p, e in zip(paths, expected)]
   np.testing.assert_allclose([float(row[2]) for row in split],
-                             [e.confidence for e in expected], atol=1e-3)
+                             [e["confidence"] for e in expected], atol=1e-3)
   # Beam search lives in the Python recognizer, not in the graph: refused, not ignored.
   assert cli.main(["recognize", f"--saved_model={export_dir}", "--beam_width=4", paths[0]]) == 2
   assert "--beam_width and --lm need --workdir" in capsys.readouterr().err
@@ -205,10 +204,12 @@ def test_saved_model_cli_lists_a_clean_signature(ink_export):
   assert default.split("outputs(s)")[0].count("inputs[") == 2
 
 
-def test_image_saved_model_matches_the_classifier(data_dir, tmp_path_factory, tmp_path):
-  from htr.classify import Classifier
+def test_image_saved_model_matches_the_checkpoint(data_dir, tmp_path_factory, tmp_path,
+                                                  load_config):
+  from htr.predict import Predictor
   from htr.image import canvas
-  workdir = _trained("char_cnn.py", data_dir, tmp_path_factory.mktemp("chars"))
+  workdir = _trained(load_config("char_cnn", "runlocal,size=tiny"), data_dir,
+                     tmp_path_factory.mktemp("chars"))
   metadata = export.export(workdir, weight_formats=("float32",))
   assert metadata["input_kind"] == "image"
   rng = np.random.default_rng(1)
@@ -216,13 +217,15 @@ def test_image_saved_model_matches_the_classifier(data_dir, tmp_path_factory, tm
   images = np.stack([canvas.preprocess(d) for d in drawings])
   calls = {"two": {"image": images[:2]}, "five": {"image": images}}
   got = _run_saved_model(os.path.join(workdir, "export", "float32"), calls, tmp_path)
-  expected = Classifier(workdir).classify_arrays(images)
+  predictor = Predictor(workdir)
+  expected = predictor.run([{"image": image[..., None]} for image in images])
   for name, count in (("two", 2), ("five", 5)):
     assert got[name]["classes"].shape == (count, 5)
     for row, probs, result in zip(got[name]["classes"], got[name]["probabilities"],
                                   expected[:count]):
-      assert list(row) == [c for c, _ in result.top]
-      np.testing.assert_allclose(probs, [p for _, p in result.top], rtol=1e-5, atol=1e-6)
+      assert list(row) == [t["label"] for t in result["top"]]
+      np.testing.assert_allclose(probs, [t["probability"] for t in result["top"]], rtol=1e-5,
+                                 atol=1e-6)
 
 
 def test_length_buckets_bound_padding_and_compilations():

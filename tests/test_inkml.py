@@ -161,7 +161,7 @@ def test_undeclared_latin1_bytes_are_read_as_latin1():
 def test_utf16_files_are_read(tmp_path, encoding):
   """Windows tools save UTF-16 (with or without a byte-order mark); not to be taken
   for undeclared Latin-1."""
-  from htr.recognize import read_ink
+  from htr.inputs import read_ink
   text = doc('<annotation type="truth">é</annotation><trace>1 2, 3 4</trace>').decode()
   path = tmp_path / "utf16.inkml"
   path.write_bytes(text.encode(encoding))

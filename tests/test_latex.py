@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from htr.data import latex
+from htr.text import latex
 
 # (label, normalizedLabel) pairs of real MathWriting samples (formats/samples/mathwriting).
 MATHWRITING = (

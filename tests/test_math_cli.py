@@ -1,13 +1,12 @@
 """A trained math workdir end to end: its own vocabulary on restore, evaluation, `htr latex`,
 the SavedModel export and its served predictions."""
 
-import importlib.util
 import json
 import os
 
 import pytest
 
-from htr import cli, train
+from htr import checkpoint, cli, evaluate, train
 from htr.data import pipeline
 from htr.errors import InputError
 from htr.ink import inkml
@@ -16,12 +15,8 @@ from htr.tasks import seq2seq
 
 
 @pytest.fixture(scope="module")
-def workdir(data_dir, tmp_path_factory):
-  path = os.path.join(os.path.dirname(__file__), "..", "configs", "math_swin.py")
-  spec = importlib.util.spec_from_file_location("math_swin", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config("runlocal,size=tiny")
+def workdir(data_dir, tmp_path_factory, load_config):
+  config = load_config("math_swin", "runlocal,size=tiny")
   config.data.data_dir = data_dir
   out = tmp_path_factory.mktemp("math")
   train.train_and_evaluate(config, str(out))
@@ -34,11 +29,11 @@ def test_restore_and_evaluate_use_the_checkpoint_vocabulary(workdir, monkeypatch
   def rebuilt(_):
     raise AssertionError("a restored model must not rebuild its vocabulary")
   monkeypatch.setattr(seq2seq, "vocabulary_from_training_labels", rebuilt)
-  task, _, _ = train.restore_for_inference(out)
+  task, _, _ = checkpoint.restore_for_inference(out)
   saved = json.load(open(os.path.join(out, "best", os.listdir(os.path.join(out, "best"))[0],
                                       "meta", "metadata")))
   assert list(task.vocab.tokens) == saved["task"]["vocab"]
-  report = train.evaluate(config, out, split="test")
+  report = evaluate.evaluate(config, out, split="test")
   assert {"token_cer", "exprate", "exprate_le1", "exprate_le2"} <= set(report["metrics"])
   assert report["metrics"]["num_examples"] == len(report["predictions"]) > 0
 
@@ -58,7 +53,7 @@ def test_saved_model_reads_latex_like_the_recognizer(workdir, data_dir):
   """The export renders on the host, pads to the widest bucket and decodes in the graph:
   the same LaTeX and confidence as the checkpoint, for inks of several widths at once."""
   from htr import export
-  from htr.recognize import Recognizer
+  from htr.predict import Predictor
   from htr.serve.models import load_model
   metadata = export.export(workdir[1], weight_formats=("float32",))
   assert metadata["input_kind"] == "image"
@@ -67,12 +62,12 @@ def test_saved_model_reads_latex_like_the_recognizer(workdir, data_dir):
   inks = [record_to_ink(source[i]["ink"]) for i in range(5)]
   model = load_model("math", os.path.join(workdir[1], "export"))
   assert model.kind == "image_latex" and model.accepts == ["ink"]
-  examples = [model.prepare_ink(ink, f"ink {i}") for i, ink in enumerate(inks)]
+  examples = [model.prepare(ink, f"ink {i}") for i, ink in enumerate(inks)]
   assert len({int(e["image_width"]) for e in examples}) > 1
   served = model.run(examples)
-  expected = Recognizer(workdir[1])(inks)
-  assert [r["text"] for r in served] == [r.text for r in expected]
+  expected = Predictor(workdir[1])(inks)
+  assert [r["text"] for r in served] == [r["text"] for r in expected]
   for got, want in zip(served, expected):
-    assert abs(got["confidence"] - want.confidence) < 1e-4
-  with pytest.raises(InputError, match="reads ink"):
-    model.prepare_image(examples[0]["image"], "upload")
+    assert abs(got["confidence"] - want["confidence"]) < 1e-4
+  with pytest.raises(InputError, match="reads ink, not image"):
+    model.prepare(examples[0]["image"], "upload")

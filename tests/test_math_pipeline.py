@@ -3,7 +3,8 @@
 import ml_collections
 import numpy as np
 
-from htr.data import latex, pipeline
+from htr.data import pipeline
+from htr.text import latex
 from htr.data.bucketing import PadSpec
 
 WIDTHS = (64, 128, 256, 512)

@@ -1,27 +1,27 @@
 """The math model under tensor parallelism: same loss and updates as data parallelism alone."""
 
-import importlib.util
-import os
 
 import jax
 import numpy as np
+import pytest
 from jax.sharding import PartitionSpec as P
 
 from htr import sharding, train
-from htr.data import latex
+from htr import state as state_lib
+from htr.text import latex
 from htr.tasks import get_task
 
 VOCAB = {"vocab": list(latex.SPECIALS) + list("0123456789+-=xy^_{}")}
 
 
-def _config(model_axis: int, **overrides):
-  path = os.path.join(os.path.dirname(__file__), "..", "configs", "math_swin.py")
-  spec = importlib.util.spec_from_file_location("math_swin", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(f"runlocal,size=tiny,model_axis={model_axis}")
-  config.update(overrides)
-  return config
+@pytest.fixture
+def math_config(load_config):
+  """`math_config(model_axis, **overrides)`: the tiny math config."""
+  def make(model_axis: int, **overrides):
+    config = load_config("math_swin", f"runlocal,size=tiny,model_axis={model_axis}")
+    config.update(overrides)
+    return config
+  return make
 
 
 def _batch(task, size: int) -> dict[str, np.ndarray]:
@@ -42,9 +42,9 @@ def _batch(task, size: int) -> dict[str, np.ndarray]:
 def _setup(config):
   """(jitted train step, initial state, batch, state shardings) on the config's mesh."""
   task = get_task(config, VOCAB)
-  tx = train.make_optimizer(config)
+  tx = state_lib.make_optimizer(config)
   mesh = sharding.create_mesh(config.mesh)
-  state, shardings = train.create_state(task, tx, mesh, config)
+  state, shardings = state_lib.create_state(task, tx, mesh, config)
   step = jax.jit(train.make_train_step(task, tx, jax.random.key(0), config.compute_dtype),
                  in_shardings=(shardings, sharding.batch_sharding(mesh)),
                  out_shardings=(shardings, None))
@@ -62,10 +62,10 @@ def _run(config, steps: int = 2):
   return losses, state, shardings
 
 
-def test_tensor_parallel_matches_data_parallel_on_8_devices():
+def test_tensor_parallel_matches_data_parallel_on_8_devices(math_config):
   assert jax.device_count() == 8
-  plain_losses, plain, _ = _run(_config(model_axis=1))
-  tp_losses, tp, tp_shardings = _run(_config(model_axis=2))
+  plain_losses, plain, _ = _run(math_config(model_axis=1))
+  tp_losses, tp, tp_shardings = _run(math_config(model_axis=2))
   # The rules really split parameters (and their Adam moments) over "model".
   specs = [s.spec for s in jax.tree.leaves(tp_shardings.params)]
   assert sum("model" in spec for spec in specs) >= 10
@@ -80,8 +80,8 @@ def test_tensor_parallel_matches_data_parallel_on_8_devices():
       np.testing.assert_allclose(a, b, atol=1e-4, err_msg=jax.tree_util.keystr(path))
 
 
-def test_bfloat16_with_gradient_accumulation_updates_every_second_step():
-  config = _config(model_axis=1, compute_dtype="bfloat16")
+def test_bfloat16_with_gradient_accumulation_updates_every_second_step(math_config):
+  config = math_config(model_axis=1, compute_dtype="bfloat16")
   config.optimizer.accumulate_steps = 2
   step, state, batch, _ = _setup(config)
   initial = jax.device_get(state.params)

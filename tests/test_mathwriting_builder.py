@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from htr.data import latex
+from htr.text import latex
 from htr.errors import InputError
 from htr.ink import records
 from htr_datasets.mathwriting import Builder, fixture

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from htr.data import charsets, registry
+from htr.data import registry
+from htr.text import charsets
 from htr.errors import InputError
 
 _AUGMENT = ("random_affine_image(rotation_deg=15, scale=0.15, shear=0.3, translate=2)"

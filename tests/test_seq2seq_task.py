@@ -1,39 +1,30 @@
 """The seq2seq task's host side: vocabulary from metadata, records and CROHME metrics."""
 
-import importlib.util
-import os
 
 import numpy as np
 import pytest
 
-from htr.data import latex, registry
+from htr.data import registry
+from htr.text import latex
 from htr.errors import InputError
 from htr.tasks import get_task
 
 
-def _config():
-  path = os.path.join(os.path.dirname(__file__), "..", "configs", "math_swin.py")
-  spec = importlib.util.spec_from_file_location("math_swin", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config("runlocal,size=tiny")
-
-
-def _task():
+@pytest.fixture
+def task(load_config):
+  """The tiny math task over a small vocabulary."""
   vocab = latex.Vocabulary.from_labels(["x^{2}+1", "\\frac{a}{b}", "|y|"])
-  return get_task(_config(), {"vocab": list(vocab.tokens)})
+  return get_task(load_config("math_swin", "runlocal,size=tiny"), {"vocab": list(vocab.tokens)})
 
 
-def test_the_task_uses_the_vocabulary_it_is_given_and_saves_it():
-  task = _task()
+def test_the_task_uses_the_vocabulary_it_is_given_and_saves_it(task):
   assert task.metadata()["vocab"] == list(task.vocab.tokens)
   again = get_task(task.config, task.metadata())
   assert again.vocab == task.vocab
   assert task.data_fields() == {"vocab": task.vocab.tokens}
 
 
-def test_encode_latex_op_through_a_spec_with_the_vocabulary():
-  task = _task()
+def test_encode_latex_op_through_a_spec_with_the_vocabulary(task):
   spec = "encode_latex(vocab={vocab!r}, key='label')|keep(keys=('tokens',))"
   op = registry.build(spec.format(**task.data_fields()))
   out = op({"label": b"|x|^{2}", "id": "s1"}, np.random.default_rng(0))
@@ -46,8 +37,7 @@ def test_encode_latex_op_through_a_spec_with_the_vocabulary():
     strict({"label": "\\alpha", "id": "s2"}, np.random.default_rng(0))
 
 
-def test_records_score_normalised_latex_with_crohme_rates():
-  task = _task()
+def test_records_score_normalised_latex_with_crohme_rates(task):
   labels = ["x^2+1", "\\frac{a}{b}", "|y|", "x + 1", "b"]
   predictions = ["x^{2}+1", "\\frac{a}{a}", "y", "1 + x", "a"]
   outputs = {"tokens": np.zeros((6, 10), np.int32), "token_lengths": np.zeros(6, np.int32),

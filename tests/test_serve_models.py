@@ -10,7 +10,6 @@ test session (a file lock shares it between xdist workers). Then:
 """
 
 import fcntl
-import importlib.util
 import io
 import os
 import threading
@@ -39,13 +38,8 @@ DIGITS = {
 }
 
 
-def _train_and_export(root: str, data_dir: str) -> str:
+def _train_and_export(root: str, data_dir: str, config) -> str:
   from htr import export, train
-  path = os.path.join(os.path.dirname(__file__), "..", "configs", "char_cnn.py")
-  spec = importlib.util.spec_from_file_location("char_cnn", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config("data=digits,size=tiny")
   # Wider than `tiny`, no augmentation or dropout: recognises drawn digits after
   # 150 steps (measured: 97 % validation accuracy).
   config.model.conv_features = (16, 16, 32, 32)
@@ -66,7 +60,7 @@ def _train_and_export(root: str, data_dir: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory, data_dir) -> str:
+def models_dir(tmp_path_factory, data_dir, load_config) -> str:
   """An exported digits model, trained once per session across xdist workers."""
   base = tmp_path_factory.getbasetemp()
   # Under xdist every worker has its own basetemp inside the session's one.
@@ -76,7 +70,7 @@ def models_dir(tmp_path_factory, data_dir) -> str:
     fcntl.flock(lock, fcntl.LOCK_EX)
     done = root / "models" / "digits" / "metadata.json"
     if not done.exists():
-      _train_and_export(str(root), data_dir)
+      _train_and_export(str(root), data_dir, load_config("char_cnn", "data=digits,size=tiny"))
     return str(root / "models")
 
 
@@ -345,15 +339,19 @@ def test_no_server_errors_from_schema_generated_requests(server):
     no_server_error()
 
 
-def test_warm_up_runs_every_batch_bucket_with_lines_of_growing_length(monkeypatch):
+def test_warm_up_runs_every_batch_bucket_with_lines_of_growing_length(monkeypatch,
+                                                                      load_config):
   from htr.serve.models import ServedModel
-  model = ServedModel(name="m", path="-", metadata={}, kind="ink_text", input_kind="ink")
+  from htr.tasks import get_task
+  serving = get_task(load_config("online_ctc", "runlocal,size=tiny")).serving()
+  model = ServedModel(name="m", path="-", metadata={}, serving=serving)
+  assert model.kind == "ink_text"
   calls = []
   monkeypatch.setattr(model, "run", lambda examples: calls.append(examples))
   model.warm_up(max_batch=5, words=3)
   sizes = sorted({len(c) for c in calls})
   assert sizes == [1, 2, 4, 8]  # What `run` pads batches of 1..5 examples to.
-  lengths = [len(c[0]) for c in calls if len(c) == 1]
+  lengths = [len(c[0]["points"]) for c in calls if len(c) == 1]
   assert len(lengths) == 4 and lengths[0] == 3  # The 3-point ink, then 1..3 words.
   assert lengths[1] < lengths[3]
   for c in calls:

@@ -32,7 +32,7 @@ def test_rules_match_by_path_and_default_to_replicated():
 
 def test_rules_see_clean_paths_of_a_whole_train_state_and_typos_are_errors():
   """Attribute keys used to read `.params/...`, so `^params/...` rules matched nothing."""
-  from htr.train import TrainState
+  from htr.state import TrainState
   mesh = sharding.create_mesh((("data", 4), ("model", 2)))
   params = {"dense": {"kernel": np.zeros((4, 8))}}
   state = TrainState(np.int32(0), params, {}, ({"mu": params},))

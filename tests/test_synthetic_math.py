@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow_datasets as tfds
 
-from htr.data import latex
+from htr.text import latex
 from htr.ink import records, synthetic
 from htr.ink import synthetic_math as sm
 from htr_datasets.synthetic_math import Builder

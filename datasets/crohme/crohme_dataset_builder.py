@@ -18,7 +18,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
-from htr.data import latex
+from htr.text import latex
 from htr.errors import InputError
 from htr.ink import archives, inkml, records
 

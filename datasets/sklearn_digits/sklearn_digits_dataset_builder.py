@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from htr.data import charsets
+from htr.text import charsets
 from htr.image import canvas
 
 _SEED = 0  # The split is a function of this seed only.

@@ -1,7 +1,7 @@
 """synthetic_chars: the 94 classes of the character task, drawn by synthetic writers.
 
 EMNIST has no symbols and needs a download; this set has every class of
-`htr.data.charsets.CHARS94` and builds offline in under a minute. Its `symbols`
+`htr.text.charsets.CHARS94` and builds offline in under a minute. Its `symbols`
 variant draws only the 32 ASCII symbols, to complete EMNIST byclass to 94
 classes (configs/char_cnn.py `data=emnist94`). See README.md.
 """
@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from htr.data import charsets
+from htr.text import charsets
 from htr.image import canvas
 from htr.ink import render, synthetic
 

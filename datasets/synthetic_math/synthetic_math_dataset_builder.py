@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from htr.data import latex
+from htr.text import latex
 from htr.ink import records, synthetic, synthetic_math
 
 # Seeds of the two independent streams: writers (by writer id) and expressions.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from htr.data import charsets
+from htr.text import charsets
 from htr.data.registry import Example, register
 from htr.errors import InputError
 
@@ -55,7 +55,7 @@ def get_emnist_transpose():
 def get_relabel(from_classes: str, to_classes: str = "chars94", first_label: int = 0):
   """Maps labels between class lists by character, e.g. emnist_balanced -> chars94.
 
-  Both class arguments are names of `htr.data.charsets` sets; every class of
+  Both class arguments are names of `htr.text.charsets` sets; every class of
   `from_classes` must be in `to_classes`. `first_label` is the source's label of
   `from_classes[0]`: EMNIST letters numbers its classes from 1.
   """

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from htr.data.latex import BOS, EOS, UNK, Vocabulary
+from htr.text.latex import BOS, EOS, UNK, Vocabulary
 from htr.data.registry import Example, register
 from htr.errors import InputError
 from htr.ink.records import as_text

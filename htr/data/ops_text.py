@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from htr.data.alphabet import Alphabet
+from htr.text.alphabet import Alphabet
 from htr.data.registry import Example, register
 from htr.ink.records import as_text
 

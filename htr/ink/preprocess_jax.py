@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from htr.data import registry
+from htr import opspec
 from htr.ink import preprocess
 
 
@@ -302,7 +302,7 @@ def build(spec: str, max_points: int
     ValueError: for an op without a graph version, or a spec without `features`.
   """
   steps: list[Callable[[PaddedInk], Any]] = []
-  ops = [(name, kwargs) for name, kwargs in registry.parse(spec) if name not in _PASS_THROUGH]
+  ops = [(name, kwargs) for name, kwargs in opspec.parse(spec) if name not in _PASS_THROUGH]
   if not ops or ops[-1][0] != "features":
     raise ValueError(f"an exportable ink spec ends with features(...): {spec!r}")
   for name, kwargs in ops:

@@ -30,7 +30,7 @@ import numpy as np
 import wordfreq
 from HersheyFonts import HersheyFonts
 
-from htr.data.alphabet import IAM_ONDB as IAM_ONDB_CHARSET
+from htr.text.alphabet import IAM_ONDB as IAM_ONDB_CHARSET
 from htr.errors import InputError
 from htr.ink.ink import Ink
 

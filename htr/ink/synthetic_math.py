@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from htr.data import latex
+from htr.text import latex
 from htr.ink import synthetic
 from htr.ink.ink import Ink
 

@@ -16,7 +16,6 @@ Step-by-step decoding with the cache gives the logits of the full forward pass.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from htr import models
 from htr.models.positions import sinusoidal
 
 Cache = dict[str, Any]
@@ -156,19 +156,12 @@ class Decoder(nn.Module):
     return logits, (new_cache if cache is not None else None)
 
 
-def build_encoder(spec: Mapping[str, Any], dtype: Any) -> nn.Module:
-  """{"name": "swin.Swin", **kwargs} -> the module htr.models.swin.Swin(**kwargs)."""
-  kwargs = dict(spec)
-  module, _, cls = kwargs.pop("name").partition(".")
-  return getattr(importlib.import_module(f"htr.models.{module}"), cls)(dtype=dtype, **kwargs)
-
-
 class Model(nn.Module):
   """Image encoder + Transformer decoder: `image [B,H,W,1]` -> token logits.
 
   Attributes:
     vocab_size: output classes (token ids).
-    encoder: {"name": "module.Class" under htr/models, **its attributes}.
+    encoder: {"name": a model name (htr/models/__init__.py), **its attributes}.
     decoder: `Decoder` attributes (num_layers, dim, num_heads, mlp_dim, ...).
     dtype: computation dtype, e.g. "bfloat16" (None: that of the inputs and parameters,
       which the trainer's `compute_dtype` casts).
@@ -181,7 +174,7 @@ class Model(nn.Module):
 
   def setup(self):
     dtype = None if self.dtype is None else jnp.dtype(self.dtype)
-    self.image_encoder = build_encoder(self.encoder, dtype)
+    self.image_encoder = models.build(self.encoder, dtype=dtype)
     self.text_decoder = Decoder(self.vocab_size, dtype=dtype, **dict(self.decoder))
 
   def encode(self, image, image_width, *, train: bool = False):

@@ -12,7 +12,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import importlib.resources
-import io
 import logging
 import uuid
 from typing import Any
@@ -221,38 +220,22 @@ def create_app(config: ServeConfig) -> FastAPI:
         lambda: [prepare(model, x, where) for x, where in zip(inputs, names, strict=True)])
 
   def ink_example(model, ink: schemas.InkRequest, where: str):
-    return model.prepare_ink(to_ink(ink, where), where)
+    return model.prepare(to_ink(ink, where), where)
 
   def inkml_example(model, data: bytes, where: str):
     from htr.ink import inkml
     ink = inkml.read_inkml(data, name=where, max_points=config.max_points,
                            max_bytes=config.max_body_bytes).ink
     check_size(ink.num_points, ink.num_strokes, where)
-    return model.prepare_ink(ink, where)
+    return model.prepare(ink, where)
 
   def image_example(model, data: bytes, where: str):
-    return model.prepare_image(decode_image(data, where), where)
-
-  def decode_image(data: bytes, where: str) -> np.ndarray:
-    from PIL import Image
-
-    from htr.image import canvas
-    try:
-      with Image.open(io.BytesIO(data)) as image:
-        if image.width * image.height > config.max_image_pixels:
-          raise HTTPException(413, f"{where}: {image.width}x{image.height} pixels, more "
-                              f"than the limit {config.max_image_pixels}")
-        if image.format not in ("PNG", "JPEG", "MPO"):  # MPO: phone cameras' JPEGs.
-          raise InputError(f"{image.format} images are not accepted, only PNG and JPEG",
-                           sample_id=where)
-        image.load()
-        return canvas.pil_to_array(image)
-    except Image.DecompressionBombError as e:  # Pillow refuses before we can measure it.
-      raise HTTPException(413, f"{where}: {e}") from None
-    except (OSError, SyntaxError, ValueError) as e:
-      if isinstance(e, InputError):
-        raise
-      raise InputError(f"not a readable PNG or JPEG image ({e})", sample_id=where) from None
+    from htr import inputs
+    if "image" not in model.accepts:  # Refused before decoding costs time and memory.
+      raise InputError(f"model {model.name!r} reads {' or '.join(model.accepts)}, not "
+                       "images", sample_id=where)
+    return model.prepare(inputs.decode_image(data, where, max_pixels=config.max_image_pixels),
+                         where)
 
   # -- routes -----------------------------------------------------------------------
   responses = _ERROR_RESPONSES

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
+from htr import inputs
 from htr.data.bucketing import PadSpec
 
 Batch = dict[str, Any]
@@ -51,13 +53,26 @@ class Serving:
       with the same remainder.
     settings: JSON-able preprocessing settings, written to the metadata.
     description: one paragraph on the signature, for the metadata and README.
+
+    prepare: (user input, where) -> one example: signature input name -> array without
+      the batch axis (polymorphic axes may differ between examples: a server pads them).
+    result: one example's outputs (name -> array without the batch axis) -> JSON-able
+      response fields (text, confidence, top, ...), or {"error": why} for an input the
+      model could not read whole.
+    warm_up: (words) -> examples to compile with; `words` > 0 asks text models for
+      lines of 1 to `words` words.
   """
 
   kind: str
+  returns: str
+  accepts: tuple[str, ...]
   inputs: dict[str, tuple[str, tuple[int | str, ...]]]
   preprocess: Callable[[dict[str, Any]], dict[str, Any]]
   batch_shapes: dict[str, str]
   predict: Callable[[Variables, dict[str, Any]], dict[str, Any]]
+  prepare: Callable[[Any, str], dict[str, np.ndarray]]
+  result: Callable[[dict[str, np.ndarray]], dict[str, Any]]
+  warm_up: Callable[[int], list[dict[str, np.ndarray]]]
   vocabulary: tuple[str, ...] = ()
   strings: dict[str, tuple[str, str | None]] = dataclasses.field(default_factory=dict)
   separator: str = ""
@@ -140,6 +155,32 @@ class Task(abc.ABC):
     """JSON saved with every checkpoint and export (e.g. the alphabet); a restored task
     is constructed with it."""
     return {}
+
+  # -- inference: what the `htr` command runs over a checkpoint -------------------
+  @property
+  def accepts(self) -> tuple[str, ...]:
+    """The kinds of user input (htr/inputs.py) `prepare` reads: the config's
+    `data.input_kind` by default."""
+    return (self.config.data.input_kind,)
+
+  def prepare(self, value: Any, where: str) -> dict[str, np.ndarray]:
+    """One user input -> one model example (no batch axis), by the config's predict
+    ops (`data.pp_predict`), fed the input under its kind's key ("ink" or "image")."""
+    from htr.ink.records import ink_to_record
+    kind = inputs.kind_of(value)
+    example = {"id": where, kind: ink_to_record(value) if kind == "ink" else value}
+    return self._predict_ops(example, np.random.default_rng(0))  # They draw nothing.
+
+  @functools.cached_property
+  def _predict_ops(self) -> Callable[[dict[str, Any], np.random.Generator], dict[str, Any]]:
+    from htr.data import registry
+    data = self.config.data
+    return registry.build(data.pp_predict.format(**data, **self.data_fields()))
+
+  @abc.abstractmethod
+  def results(self, outputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """`predict` outputs (host arrays) -> one JSON-able result per example: "text" and
+    "confidence", and what else the task knows ("top" classes, ...)."""
 
   # -- export ---------------------------------------------------------------
   def serving(self) -> Serving:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -13,26 +12,20 @@ import numpy as np
 import optax
 from etils import epath
 
-from htr import metrics
+from htr import metrics, models
+from htr.errors import InputError
 from htr.tasks import base
 
 TOP_K = 5
 
 
 def resolve_classes(name_or_chars: str) -> str:
-  """A charset name of htr/data/charsets.py (e.g. "chars94", "digits"), or the characters."""
-  from htr.data import charsets
+  """A charset name of htr/text/charsets.py (e.g. "chars94", "digits"), or the characters."""
+  from htr.text import charsets
   try:
     return charsets.named(name_or_chars)
   except ValueError:
     return name_or_chars
-
-
-def build_model(num_classes: int, name: str, **kwargs):
-  """`"cnn"` -> htr.models.cnn.Model; `"cnn.ResNet"` -> htr.models.cnn.ResNet."""
-  module, _, cls = name.partition(".")
-  return getattr(importlib.import_module(f"htr.models.{module}"), cls or "Model")(
-      num_classes=num_classes, **kwargs)
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float = 0.0
@@ -123,6 +116,30 @@ def draw_confusion(matrix: np.ndarray, classes: str, title: str = ""):
   return image
 
 
+def glyph(value, where: str, shape: tuple[int, ...]) -> np.ndarray:
+  """A drawn character (an image of any size, colour mode or polarity, or ink) ->
+  float32 `[28, 28]` as the training data is (htr/image/canvas.py).
+
+  Ink is drawn 4x larger than the model's input with a pen of 1/16 of the glyph box,
+  as the drawing page does, then prepared like an uploaded image.
+  """
+  from htr.image import canvas
+  from htr.ink.ink import Ink, validate
+  if isinstance(value, Ink):
+    from htr.ink import render
+    validate(value, sample_id=where)
+    value = render.render(value, size=4 * shape[0], pen_width=shape[0] / 4)
+  try:
+    return canvas.preprocess(value)
+  except InputError as e:
+    raise InputError(e.reason, sample_id=where) from None
+
+
+def _result(top: list[tuple[str, float]]) -> dict[str, Any]:
+  return {"text": top[0][0], "confidence": top[0][1],
+          "top": [{"label": c, "probability": p} for c, p in top]}
+
+
 class Task(base.Task):
   """Classification: `image [B,H,W,C]` -> `label [B]` over `config.classes`.
 
@@ -137,7 +154,7 @@ class Task(base.Task):
     self.classes = metadata["classes"] if metadata else resolve_classes(config.classes)
     if len(set(self.classes)) != len(self.classes):
       raise ValueError(f"classes have repeated characters: {self.classes!r}")
-    self.model = build_model(len(self.classes), **config.model)
+    self.model = models.build(config.model, num_classes=len(self.classes))
 
   def padding(self):
     return {}, None
@@ -211,6 +228,15 @@ class Task(base.Task):
   def metadata(self):
     return {"classes": self.classes}
 
+  # -- inference --------------------------------------------------------------
+  accepts = ("image", "ink")
+
+  def prepare(self, value, where):
+    return {"image": glyph(value, where, self.config.data.image_shape)[..., None]}
+
+  def results(self, outputs):
+    return [_result(top) for top in self.top(outputs)]
+
   def serving(self):
     """Canvas-preprocessed glyphs -> top-5 classes.
 
@@ -226,8 +252,16 @@ class Task(base.Task):
     def predict(variables, batch):
       out = top_k(self.model.apply(variables, batch["image"], train=False), k=k)
       return {"top_ids": out["top_ids"].astype(jnp.int32), "top_probs": out["top_probs"]}
+
+    def result(outputs):
+      return _result([(c.decode("utf-8"), float(p))
+                      for c, p in zip(outputs["classes"], outputs["probabilities"])])
+
     return base.Serving(
-        kind="image",
+        kind="image", returns="class", accepts=self.accepts,
+        prepare=lambda value, where: {"image": glyph(value, where, (height, width))},
+        result=result,
+        warm_up=lambda words: [{"image": np.zeros((height, width), np.float32)}],
         inputs={"image": ("float32", ("b", height, width))},
         preprocess=lambda inputs: {"image": inputs["image"][..., None]},
         batch_shapes={"image": f"(b, {height}, {width}, {channels})"},

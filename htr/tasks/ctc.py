@@ -1,8 +1,7 @@
-"""Sequence -> text with CTC: pen-point sequences now, line images later."""
+"""Sequence -> text with CTC, whatever the model reads: pen-point features `[B, T, F]`,
+line images `[B, H, W, C]`: the config says the input's shape, a model file says the rest."""
 
 from __future__ import annotations
-
-import importlib
 
 import editdistance
 import jax
@@ -10,11 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from htr import metrics
-from htr.data.alphabet import BLANK, Alphabet
+from htr import metrics, models
+from htr.text.alphabet import BLANK, Alphabet
 from htr.data.bucketing import PadSpec
 from htr.decode import ctc as ctc_decode
-from htr.tasks import base
+from htr.tasks import base, signatures
 
 
 def frames_needed(labels: jax.Array, label_lengths: jax.Array) -> jax.Array:
@@ -25,10 +24,13 @@ def frames_needed(labels: jax.Array, label_lengths: jax.Array) -> jax.Array:
 
 
 class Task(base.Task):
-  """CTC recognition: `inputs [B,T,F]` + `input_lengths` -> `labels [B,L]`.
+  """CTC recognition: `inputs` + `input_lengths` -> `labels [B,L]`.
 
-  Config fields used: `alphabet`, `model` (name + kwargs), `data.buckets`,
-  `data.max_label_length`, `len(data.features)`, `decode` (greedy or beam + LM).
+  Config fields used: `alphabet`, `model` (name + kwargs), `data.input_shape` (one
+  example's `inputs` shape with None on the padded axis: `(None, F)` for ink features,
+  `(H, None, C)` for line images), `data.buckets` (that axis's padded sizes),
+  `data.max_label_length`, `data.input_kind`, `data.pp_predict`, `decode` (greedy or
+  beam + LM).
   """
 
   main_metric = ("cer", "min")
@@ -39,25 +41,35 @@ class Task(base.Task):
     # named alphabet has changed since.
     self.alphabet = (Alphabet(metadata["alphabet"]) if metadata
                      else Alphabet.named(config.alphabet))
-    model_cfg = dict(config.model)
-    module = importlib.import_module(f"htr.models.{model_cfg.pop('name')}")
-    self.model = module.Model(num_classes=self.alphabet.num_classes, **model_cfg)
+    self.model = models.build(config.model, num_classes=self.alphabet.num_classes)
     self._lm = None
+    shape = tuple(config.data.input_shape)
+    if shape.count(None) != 1:
+      raise ValueError(f"data.input_shape {shape} must have one None: the padded axis")
+    self._padded_axis = shape.index(None)
 
   def padding(self):
     data = self.config.data
-    return ({"inputs": PadSpec(tuple(data.buckets), 0.0, "input_lengths"),
+    return ({"inputs": PadSpec(tuple(data.buckets), 0.0, "input_lengths",
+                               axis=self._padded_axis),
              "labels": PadSpec((data.max_label_length,), 0, "label_lengths")}, "inputs")
 
   def dummy_batch(self, batch_size):
     data = self.config.data
-    return {"inputs": np.zeros((batch_size, data.buckets[0], len(data.features)), np.float32),
+    shape = [data.buckets[0] if d is None else d for d in data.input_shape]
+    return {"inputs": np.zeros((batch_size, *shape), np.float32),
             "input_lengths": np.full((batch_size,), data.buckets[0], np.int32),
             "labels": np.zeros((batch_size, data.max_label_length), np.int32),
             "label_lengths": np.zeros((batch_size,), np.int32),
             "mask": np.ones((batch_size,), np.float32)}
 
   def model_inputs(self, batch):
+    expected = tuple(self.config.data.input_shape)
+    got = tuple(batch["inputs"].shape[1:])
+    if len(got) != len(expected) or any(e not in (None, g) for e, g in zip(expected, got)):
+      raise ValueError(f"batches have inputs of shape {got} per example, but "
+                       f"data.input_shape is {expected}: set it to match the data's ops "
+                       "(e.g. (None, len(data.features)) for ink)")
     return {"inputs": batch["inputs"], "lengths": batch["input_lengths"]}
 
   def loss(self, params, model_state, batch, rng):
@@ -106,6 +118,9 @@ class Task(base.Task):
     hyps = self.alphabet.decode_batch(outputs["tokens"], outputs["token_lengths"])
     return list(zip(hyps, map(float, outputs["confidence"])))
 
+  def results(self, outputs):
+    return [{"text": text, "confidence": confidence} for text, confidence in self.texts(outputs)]
+
   def records(self, batch, outputs):
     records = []
     for i, (hyp, conf) in enumerate(self.texts(outputs)):
@@ -132,42 +147,34 @@ class Task(base.Task):
     return {"alphabet": self.alphabet.chars}
 
   def serving(self):
-    """Raw points -> text: `pp_predict` (jnp port) and greedy decoding in the graph.
+    """The input half of the config's input kind (htr/tasks/signatures/), then the model
+    and greedy decoding in the graph; ids become text with the alphabet.
 
     Beam search with an LM runs on the host and is not part of the export.
     """
-    from htr.ink import preprocess_jax
-    data = self.config.data
-    spec = data.pp_predict.format(**data)
-    # The resampling buffer: as long as the longest training bucket.
-    max_points = max(data.buckets)
-    prepare = jax.vmap(preprocess_jax.build(spec, max_points))
+    signature = signatures.for_config(self.config)
 
-    def preprocess(inputs):
-      features, lengths, cut = prepare(inputs["points"], inputs["lengths"])
-      return {"inputs": features, "input_lengths": lengths, "points_cut": cut}
+    def result(outputs):
+      if (refusal := signature.check(outputs)) is not None:
+        return {"error": refusal}
+      return {"text": outputs["text"].decode("utf-8"),
+              "confidence": float(outputs["confidence"]),
+              "char_scores": outputs["char_scores"][:outputs["num_chars"]].tolist()}
 
     return base.Serving(
-        kind="ink",
-        inputs={"points": ("float32", ("b", "n", 4)), "lengths": ("int32", ("b",))},
-        preprocess=preprocess,
-        batch_shapes={"inputs": f"(b, t, {len(data.features)})", "input_lengths": "(b,)"},
-        predict=self.predict,
+        kind=signature.kind, returns="text", accepts=signature.accepts,
+        inputs=signature.inputs, preprocess=signature.preprocess,
+        batch_shapes=signature.batch_shapes, predict=self.predict,
+        prepare=signature.prepare, result=result, warm_up=signature.warm_up,
         vocabulary=("",) + tuple(self.alphabet.chars),  # Id 0 is the CTC blank.
         strings={"text": ("tokens", "token_lengths")},
         outputs={"char_scores": "token_scores", "num_chars": "token_lengths",
-                 "confidence": "confidence", "points_cut": "points_cut"},
-        trim={"inputs": "input_lengths", "token_scores": "token_lengths"},
+                 "confidence": "confidence", **signature.outputs},
+        trim={**signature.trim, "token_scores": "token_lengths"},
         trim_multiple=getattr(self.model, "time_stride", 1),
-        settings={"pp_predict": spec, "features": list(data.features),
-                  "resample_spacing": data.resample_spacing, "max_points": max_points,
-                  "alphabet": self.alphabet.chars, "decoder": "ctc_greedy"},
+        settings={**signature.settings, "alphabet": self.alphabet.chars,
+                  "decoder": "ctc_greedy"},
         description=(
-            "points float32 [batch, num_points, 4]: x, y (any units, y down), t (seconds, "
-            "relative) and stroke index (a new stroke wherever it changes); lengths int32 "
-            "[batch]: real points per ink (>= 1), the rest is padding. Returns text string "
-            "[batch], char_scores float32 [batch, max_chars] (mean probability of each "
-            "character's frames, 0 past num_chars), num_chars int32 [batch], confidence "
-            f"float32 [batch], points_cut int32 [batch]: resampled points past the "
-            f"{max_points}-point buffer, not read (0 for all but absurdly long inks; "
-            "htr serve refuses an ink with any)."))
+            signature.description + " Returns text string [batch], char_scores float32 "
+            "[batch, max_chars] (mean probability of each character's frames, 0 past "
+            "num_chars), num_chars int32 [batch] and confidence float32 [batch]."))

@@ -11,7 +11,6 @@ model is always decoded with the ids it was trained on.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -20,8 +19,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from htr import metrics
-from htr.data import latex
+from htr import metrics, models
+from htr.errors import InputError
+from htr.text import latex
 from htr.data.bucketing import PadSpec
 from htr.decode import seq2seq as search
 from htr.ink.records import as_text
@@ -60,9 +60,7 @@ class Task(base.Task):
       self.vocab = latex.Vocabulary(metadata["vocab"])
     else:
       self.vocab = vocabulary_from_training_labels(config)
-    model_cfg = config.model.to_dict()
-    module = importlib.import_module(f"htr.models.{model_cfg.pop('name')}")
-    self.model = module.Model(vocab_size=len(self.vocab), **model_cfg)
+    self.model = models.build(config.model, vocab_size=len(self.vocab))
 
   # -- input --------------------------------------------------------------
   def padding(self):
@@ -131,6 +129,9 @@ class Task(base.Task):
     return [(latex.normalize(self.vocab.decode(ids[:n])), float(np.exp(s))) for ids, n, s in
             zip(outputs["tokens"], outputs["token_lengths"], outputs["score"])]
 
+  def results(self, outputs):
+    return [{"text": text, "confidence": confidence} for text, confidence in self.texts(outputs)]
+
   def records(self, batch, outputs):
     records = []
     for i, (hyp, confidence) in enumerate(self.texts(outputs)):
@@ -174,8 +175,26 @@ class Task(base.Task):
     def predict(variables, batch):
       out = self.predict(variables, batch)
       return {**out, "confidence": jnp.exp(out["score"])}
+
+    def prepare(value, where):
+      """The training render of the input, zero-padded on the right to the signature's
+      width."""
+      rendered = self.prepare(value, where)["image"][..., 0]
+      if rendered.shape[1] > width:
+        raise InputError(f"rendered {rendered.shape[1]} pixels wide, wider than the "
+                         f"model's {width}", sample_id=where)
+      image = np.zeros((height, width), np.float32)
+      image[:, :rendered.shape[1]] = rendered
+      return {"image": image, "image_width": np.int32(rendered.shape[1])}
+
+    def result(outputs):
+      return {"text": latex.normalize(outputs["latex"].decode("utf-8")),
+              "confidence": float(outputs["confidence"])}
+
     return base.Serving(
-        kind="image",
+        kind="image", returns="latex", accepts=self.accepts, prepare=prepare, result=result,
+        warm_up=lambda words: [{"image": np.zeros((height, width), np.float32),
+                                "image_width": np.int32(height)}],
         inputs={"image": ("float32", ("b", height, width)), "image_width": ("int32", ("b",))},
         preprocess=lambda inputs: {"image": inputs["image"][..., None],
                                    "image_width": inputs["image_width"]},
@@ -192,5 +211,5 @@ class Task(base.Task):
             f"image float32 [batch, {height}, {width}]: ink rendered by pp_predict (ink 1.0 "
             "on 0.0, left-aligned, zero-padded on the right); image_width int32 [batch]: "
             "its real width in pixels. Returns latex string [batch] (tokens joined by one "
-            "space; htr.data.latex.normalize gives the canonical form) and confidence "
+            "space; htr.text.latex.normalize gives the canonical form) and confidence "
             "float32 [batch] (exp of the length-normalised log-probability)."))

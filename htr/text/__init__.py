@@ -1,0 +1,1 @@
+"""Vocabularies: alphabets, character sets and the LaTeX tokenizer (below ink/, data/, tasks/)."""
