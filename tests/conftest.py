@@ -48,3 +48,29 @@ def load_config():
   """`load_config("online_ctc", "runlocal,size=tiny")` -> that experiment's config, as
   `--config=configs/online_ctc.py:runlocal,size=tiny` gives it."""
   return lambda name, arg=None: _config_module(name).get_config(arg)
+
+
+def _build_dataset(builder, data_dir, *, manual_dir=None, config=None):
+  """Builds a TFDS builder (a class, or a registered name such as "synthetic_ink/tiny")
+  into array_record under `data_dir`, as `python -m htr_datasets` does.
+
+  Returns:
+    (the builder, {split: its data source}).
+  """
+  import tensorflow_datasets as tfds
+
+  import htr_datasets  # noqa: F401  (registers the builders)
+  kwargs = dict(data_dir=str(data_dir), file_format="array_record")
+  if config is not None:
+    kwargs["config"] = config
+  builder = tfds.builder(builder, **kwargs) if isinstance(builder, str) else builder(**kwargs)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=None if manual_dir is None else str(manual_dir)))
+  return builder, {split: builder.as_data_source(split=split) for split in builder.info.splits}
+
+
+@pytest.fixture(scope="session")
+def build_dataset():
+  """`build_dataset(Builder or "name/config", data_dir, manual_dir=...)` ->
+  (builder, {split: data source}): the builder tests' one way to build."""
+  return _build_dataset

@@ -115,5 +115,5 @@ def test_emnist_style_small_and_lopsided_glyphs():
   bar[1:3] = 255
   out = canvas.emnist_style(bar)
   assert (out.max(0) > 0.5).sum() == 20 and out.max() == pytest.approx(1.0)
-  with pytest.raises(InputError):
+  with pytest.raises(InputError, match="no ink"):
     canvas.emnist_style(np.zeros((5, 5)))

@@ -7,27 +7,19 @@ from htr.text import charsets
 from htr.ink.records import as_text
 
 
-def _build(name: str, data_dir) -> dict:
-  import tensorflow_datasets as tfds
-  import htr_datasets  # noqa: F401  (registers the builders)
-  tfds.builder(name, data_dir=str(data_dir), file_format="array_record").download_and_prepare()
-  return {split: tfds.data_source(name, data_dir=str(data_dir), split=split, download=False)
-          for split in ("train", "validation", "test")}
-
-
 def _records(source) -> list[dict]:
   return [source[i] for i in range(len(source))]
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> dict:
-  sources = _build("synthetic_chars/tiny", tmp_path_factory.mktemp("tiny"))
+def tiny(tmp_path_factory, build_dataset) -> dict:
+  sources = build_dataset("synthetic_chars/tiny", tmp_path_factory.mktemp("tiny"))[1]
   return {split: _records(source) for split, source in sources.items()}
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> dict:
-  sources = _build("sklearn_digits", tmp_path_factory.mktemp("digits"))
+def digits(tmp_path_factory, build_dataset) -> dict:
+  sources = build_dataset("sklearn_digits", tmp_path_factory.mktemp("digits"))[1]
   return {split: _records(source) for split, source in sources.items()}
 
 
@@ -59,9 +51,9 @@ def test_synthetic_chars_tiny(tiny):
   assert not writers["validation"] & writers["train"]
 
 
-def test_synthetic_chars_is_deterministic(tiny, tmp_path):
+def test_synthetic_chars_is_deterministic(tiny, tmp_path, build_dataset):
   import tensorflow_datasets as tfds
-  again = _records(_build("synthetic_chars/tiny", tmp_path)["validation"])
+  again = _records(build_dataset("synthetic_chars/tiny", tmp_path)[1]["validation"])
   key = lambda r: as_text(r["id"])
   for a, b in zip(sorted(tiny["validation"], key=key), sorted(again, key=key), strict=True):
     np.testing.assert_array_equal(a["image"], b["image"])

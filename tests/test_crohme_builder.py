@@ -10,18 +10,11 @@ from htr.ink import records
 from htr_datasets.crohme import Builder, fixture
 
 
-def build(manual_dir, data_dir) -> Builder:
-  builder = Builder(data_dir=str(data_dir), file_format="array_record")
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
-  return builder
-
-
 @pytest.mark.parametrize("archives", [True, False])
-def test_build_and_read_back(tmp_path, archives):
+def test_build_and_read_back(tmp_path, archives, build_dataset):
   expected = fixture.write_fixture(tmp_path / "manual", archives=archives)
   assert (tmp_path / "manual" / "TrainINKML.tar.gz").exists() == archives
-  builder = build(tmp_path / "manual", tmp_path / "data")
+  builder = build_dataset(Builder, tmp_path / "data", manual_dir=tmp_path / "manual")[0]
   sizes = {name: split.num_examples for name, split in builder.info.splits.items()}
   assert sizes == fixture.SPLIT_SIZES
   rejected = builder.info.metadata["unreadable_files"]
@@ -51,11 +44,11 @@ def test_build_and_read_back(tmp_path, archives):
   assert records.as_text(records_by_id["TestINKMLGT/106_em_118"]["writer"]) == "106"
 
 
-def test_no_package_is_an_input_error(tmp_path):
+def test_no_package_is_an_input_error(tmp_path, build_dataset):
   (tmp_path / "manual").mkdir()
   (tmp_path / "manual" / "README.txt").write_text("not CROHME")
   with pytest.raises(InputError, match="manual.*TrainINKML"):
-    build(tmp_path / "manual", tmp_path / "data")
+    build_dataset(Builder, tmp_path / "data", manual_dir=tmp_path / "manual")[0]
 
 
 def test_bad_file_error_names_the_file():

@@ -9,18 +9,11 @@ from htr.ink import records
 from htr_datasets.iam_ondb import Builder, fixture
 
 
-def build(manual_dir, data_dir) -> Builder:
-  builder = Builder(data_dir=str(data_dir), file_format="array_record")
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
-  return builder
-
-
 @pytest.mark.parametrize("archives", [True, False])
-def test_build_and_read_back(tmp_path, archives):
+def test_build_and_read_back(tmp_path, archives, build_dataset):
   expected = fixture.write_fixture(tmp_path / "manual", archives=archives)
   assert (tmp_path / "manual" / "lineStrokes-all.tar.gz").exists() == archives
-  builder = build(tmp_path / "manual", tmp_path / "data")
+  builder = build_dataset(Builder, tmp_path / "data", manual_dir=tmp_path / "manual")[0]
 
   sizes = {name: split.num_examples for name, split in builder.info.splits.items()}
   assert sizes == expected["split_sizes"]
@@ -46,12 +39,12 @@ def test_build_and_read_back(tmp_path, archives):
   assert seen == set(expected["labels"])
 
 
-def test_missing_task_file_and_unreadable_line(tmp_path):
+def test_missing_task_file_and_unreadable_line(tmp_path, build_dataset):
   manual = tmp_path / "manual"
   expected = fixture.write_fixture(manual, archives=False)
   (manual / "testset_t.txt").unlink()
   (manual / "lineStrokes/a01/a01-003/a01-003-02.xml").write_bytes(b"<Whiteboard")
-  builder = build(manual, tmp_path / "data")
+  builder = build_dataset(Builder, tmp_path / "data", manual_dir=manual)[0]
 
   sizes = {name: split.num_examples for name, split in builder.info.splits.items()}
   assert "testset_t" not in sizes
@@ -62,9 +55,9 @@ def test_missing_task_file_and_unreadable_line(tmp_path):
   assert "malformed XML" in metadata["unreadable_lines"]["a01-003-02"]
 
 
-def test_missing_files_are_input_errors(tmp_path):
+def test_missing_files_are_input_errors(tmp_path, build_dataset):
   manual = tmp_path / "manual"
   fixture.write_fixture(manual, archives=True)
   (manual / "ascii-all.tar.gz").unlink()
   with pytest.raises(InputError, match="ascii-all.tar.gz"):
-    build(manual, tmp_path / "data")
+    build_dataset(Builder, tmp_path / "data", manual_dir=manual)[0]

@@ -52,9 +52,9 @@ def test_english_scores_above_noise(english):
 
 
 def test_bad_input():
-  with pytest.raises(InputError):
+  with pytest.raises(InputError, match="no text"):
     lm_lib.CharNgramLM.train([], order=3)
-  with pytest.raises(InputError):
+  with pytest.raises(InputError, match="order must be >= 1"):
     lm_lib.CharNgramLM.train(["abc"], order=0)
 
 

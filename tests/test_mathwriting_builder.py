@@ -10,18 +10,11 @@ from htr.ink import records
 from htr_datasets.mathwriting import Builder, fixture
 
 
-def build(manual_dir, data_dir) -> Builder:
-  builder = Builder(data_dir=str(data_dir), file_format="array_record")
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
-  return builder
-
-
 @pytest.mark.parametrize("archive", [True, False])
-def test_build_and_read_back(tmp_path, archive):
+def test_build_and_read_back(tmp_path, archive, build_dataset):
   expected = fixture.write_fixture(tmp_path / "manual", archive=archive)
   assert (tmp_path / "manual" / "mathwriting-2024.tgz").exists() == archive
-  builder = build(tmp_path / "manual", tmp_path / "data")
+  builder = build_dataset(Builder, tmp_path / "data", manual_dir=tmp_path / "manual")[0]
   sizes = {name: split.num_examples for name, split in builder.info.splits.items()}
   assert sizes == {"train": 2, "valid": 1, "test": 1, "synthetic": 1, "symbols": 1}
   assert list(builder.info.metadata["unreadable_files"]) == [f"{fixture.PART}/{fixture.BROKEN}"]
@@ -46,11 +39,11 @@ def test_build_and_read_back(tmp_path, archive):
       np.testing.assert_allclose(ink.points[:, 2], want[:, 2] / 1000, atol=1e-6)  # ms -> s.
 
 
-def test_missing_corpus_is_an_input_error(tmp_path):
+def test_missing_corpus_is_an_input_error(tmp_path, build_dataset):
   (tmp_path / "manual").mkdir()
   (tmp_path / "manual" / "notes.txt").write_text("nothing here")
   with pytest.raises(InputError, match="mathwriting-2024"):
-    build(tmp_path / "manual", tmp_path / "data")
+    build_dataset(Builder, tmp_path / "data", manual_dir=tmp_path / "manual")[0]
 
 
 def test_bad_file_error_names_the_file():
@@ -62,11 +55,11 @@ def test_bad_file_error_names_the_file():
                 "train/y.inkml")
 
 
-def test_excerpt_without_some_folders(tmp_path):
+def test_excerpt_without_some_folders(tmp_path, build_dataset):
   import shutil
   fixture.write_fixture(tmp_path / "manual", archive=False)
   excerpt = tmp_path / "manual" / "mathwriting-2024-excerpt"
   (tmp_path / "manual" / fixture.PART).rename(excerpt)
   shutil.rmtree(excerpt / "synthetic")
-  builder = build(tmp_path / "manual", tmp_path / "data")
+  builder = build_dataset(Builder, tmp_path / "data", manual_dir=tmp_path / "manual")[0]
   assert set(builder.info.splits) == {"train", "valid", "test", "symbols"}

@@ -30,7 +30,7 @@ def test_empty_references():
 
 
 def test_length_mismatch():
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match="1 references but 0 hypotheses"):
     metrics.cer(["a"], [])
 
 

@@ -109,9 +109,9 @@ def test_normalize_degenerate_inks_are_finite(points):
 
 
 def test_normalize_rejects_empty_and_nan():
-  with pytest.raises(InputError):
+  with pytest.raises(InputError, match="no points"):
     preprocess.normalize(Ink(np.zeros((0, 3)), np.zeros(0)))
-  with pytest.raises(InputError):
+  with pytest.raises(InputError, match="NaN or infinite"):
     preprocess.normalize(Ink(np.array([[0.0, np.nan, 0.0]]), [1]))
 
 
@@ -172,7 +172,7 @@ def test_resample_zero_length_stroke_becomes_one_point():
 
 
 def test_resample_rejects_bad_spacing():
-  with pytest.raises(InputError):
+  with pytest.raises(InputError, match="spacing must be positive"):
     preprocess.resample(_line(), 0.0)
 
 

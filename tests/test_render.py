@@ -48,9 +48,9 @@ def test_antialiased_and_dots_drawn():
 
 
 def test_errors():
-  with pytest.raises(InputError):
+  with pytest.raises(InputError, match="without points"):
     render(Ink.from_strokes([]), size=28)
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match="exactly one of size, height, scale"):
     render(_square(), size=28, height=28)
 
 

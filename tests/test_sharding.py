@@ -13,10 +13,12 @@ def test_mesh_fills_the_minus_one_axis():
   assert dict(mesh.shape) == {"data": 4, "model": 2}
 
 
-@pytest.mark.parametrize("axes", [(("data", 3),), (("data", -1), ("model", -1)),
-                                  (("data", 2), ("model", 2))])
-def test_mesh_rejects_shapes_that_do_not_fit(axes):
-  with pytest.raises(ValueError):
+@pytest.mark.parametrize("axes, message", [
+    ((("data", 3),), "does not divide 8 devices"),
+    ((("data", -1), ("model", -1)), "at most one mesh axis may be -1"),
+    ((("data", 2), ("model", 2)), "does not use all 8 devices")])
+def test_mesh_rejects_shapes_that_do_not_fit(axes, message):
+  with pytest.raises(ValueError, match=message):
     sharding.create_mesh(axes)
 
 

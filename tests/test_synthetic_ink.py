@@ -84,23 +84,13 @@ def test_cursive_letters_join_into_few_strokes():
   assert ink.num_strokes <= 2
 
 
-def _build(config: str, data_dir):
-  import tensorflow_datasets as tfds
-  from htr_datasets import synthetic_ink
-  synthetic_ink.Builder(config=config, data_dir=str(data_dir),
-                        file_format="array_record").download_and_prepare()
-  return {split: tfds.data_source(f"synthetic_ink/{config}", data_dir=str(data_dir),
-                                  split=split, download=False)
-          for split in ("train", "validation", "test")}
-
-
 def _records(source):
   return sorted((records.as_text(r["id"]), r) for r in (source[i] for i in range(len(source))))
 
 
-def test_builder_tiny_reads_back_and_is_deterministic(tmp_path):
-  first = _build("tiny", tmp_path / "a")
-  second = _build("tiny", tmp_path / "b")
+def test_builder_tiny_reads_back_and_is_deterministic(tmp_path, build_dataset):
+  first = build_dataset("synthetic_ink/tiny", tmp_path / "a")[1]
+  second = build_dataset("synthetic_ink/tiny", tmp_path / "b")[1]
   for split, source in first.items():
     assert len(source) > 0
     for (id1, r1), (id2, r2) in zip(_records(source), _records(second[split]), strict=True):
