@@ -6,12 +6,12 @@ import pytest
 
 from htr.data import pipeline
 from htr.tasks import get_task
-from test_train import _tiny
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-  config = _tiny(str(tmp_path_factory.mktemp("tfds")))
+def setup(tmp_path_factory, load_config):
+  config = load_config("online_ctc", "runlocal,size=tiny")
+  config.data.data_dir = str(tmp_path_factory.mktemp("tfds"))
   config.data.num_threads = 2
   source = pipeline.load_source(config.data.name, "train", data_dir=config.data.data_dir)
   return config, source
