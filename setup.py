@@ -18,6 +18,7 @@ INSTALL_REQUIRES = [
     "tensorboard",  # clu.metric_writers imports it.
     "editdistance>=0.8",
     "numpy>=1.26",
+    "ml_dtypes",  # bfloat16 weights in exports and zoo entries (comes with jax).
     "absl-py",
     "chex>=0.1.90",
     "defusedxml>=0.7",
@@ -54,7 +55,8 @@ setuptools.setup(
     # The TFDS builders live in datasets/ (the design-card layout) but import as
     # `htr_datasets`, so they never shadow Hugging Face's `datasets` package.
     package_dir={"htr_datasets": "datasets"},
-    package_data={"htr.serve": ["static/*"]},  # The drawing page.
+    package_data={"htr.serve": ["static/*"],  # The drawing page.
+                  "htr.zoo": ["entries/*/*"]},  # Pretrained models.
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": ["htr=htr.cli:main"]},

@@ -21,7 +21,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 
-from htr import sharding
+from htr import sharding, zoo
 from htr import state as state_lib
 from htr.state import TrainState
 from htr.tasks import Task, get_task
@@ -78,6 +78,18 @@ def latest_task_metadata(workdir: epath.Path) -> dict[str, Any] | None:
                          ).meta["task"]
 
 
+def best_progress(workdir: epath.PathLike) -> dict[str, Any]:
+  """The trainer's bookkeeping saved with the best checkpoint (best_step, best_metric)."""
+  directory = workdir_path(workdir) / "best"
+  manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+      create=False, read_only=True))
+  step = manager.best_step()
+  if step is None:
+    raise FileNotFoundError(f"no checkpoint in {directory}")
+  return manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+                         ).meta["progress"]
+
+
 def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
   return {jax.tree_util.keystr(path): leaf.shape
           for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
@@ -132,15 +144,23 @@ def _grain_restore(iterator):
   return grain.checkpoint.CheckpointRestore(iterator)
 
 
-def restore_for_inference(workdir: epath.PathLike, *, which: str = "best",
+def restore_for_inference(source: epath.PathLike, *, which: str = "best",
                           model_axis: int | None = None
                           ) -> tuple[Task, dict[str, Any], ml_collections.ConfigDict]:
-  """(task, variables, config) of a trained workdir; config comes from the checkpoint.
+  """(task, variables, config) of a trained workdir or a zoo entry (`zoo:NAME`, htr/zoo/);
+  the config comes from the checkpoint or the entry.
 
-  The variables are restored onto the training mesh, or with `model_axis` onto
+  The variables are placed on the training mesh, or with `model_axis` on
   ("data", -1), ("model", model_axis), laid out by the config's sharding rules.
   """
-  workdir = workdir_path(workdir)
+  if zoo.is_source(source):
+    config, task_metadata, variables = zoo.load(source)
+    task = get_task(config, task_metadata)
+    _, shardings = _inference_state(task, config, model_axis)
+    params = variables.pop("params")
+    return task, {"params": jax.device_put(params, shardings.params),
+                  **jax.device_put(variables, shardings.model_state)}, config
+  workdir = workdir_path(source)
   directory = workdir / which
   manager = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
       create=False, read_only=True))
@@ -151,6 +171,16 @@ def restore_for_inference(workdir: epath.PathLike, *, which: str = "best",
   meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
   config = ml_collections.ConfigDict(meta["config"])
   task = get_task(config, meta["task"])
+  abstract, _ = _inference_state(task, config, model_axis)
+  state = manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract))).state
+  return task, state.variables(), config
+
+
+def _inference_state(task: Task, config: ml_collections.ConfigDict, model_axis: int | None
+                     ) -> tuple[TrainState, TrainState]:
+  """(abstract train state, its shardings) on the mesh inference runs on; sets
+  `config.mesh` to that mesh."""
   if model_axis is not None:
     config.mesh = [["data", -1], ["model", model_axis]]
   elif jax.device_count() % int(np.prod([s for _, s in config.mesh if s != -1])):
@@ -158,8 +188,6 @@ def restore_for_inference(workdir: epath.PathLike, *, which: str = "best",
     # restored over the same axes, all devices on "data", which orbax reshards to.
     config.mesh = [[name, -1 if name == "data" else 1] for name, _ in config.mesh]
   mesh = sharding.create_mesh(config.mesh)
-  _, abstract, _ = state_lib.state_initializer(task, state_lib.make_optimizer(config), mesh,
-                                               config)
-  state = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract))).state
-  return task, state.variables(), config
+  _, abstract, shardings = state_lib.state_initializer(
+      task, state_lib.make_optimizer(config), mesh, config)
+  return abstract, shardings

@@ -5,6 +5,9 @@
   htr classify ... / htr latex ...               the same verb under the names users know
   htr classify --line --workdir=DIR IMAGE        a line of separated characters -> text
   htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
+  htr recognize [--model=NAME] FILE [...]        the same with a zoo entry (default: the
+                                                 zoo's model for the files' kind)
+  htr zoo list | add WORKDIR NAME | eval NAME    the model zoo (htr/zoo/)
   htr serve --models=DIR [--port=8000]           HTTP API + drawing page over exported models
 
 Files are read by content (htr/inputs.py): InkML or IAM-OnDB line XML is ink, anything
@@ -23,16 +26,21 @@ from htr.errors import InputError
 _BATCH = 16  # Files per model call.
 
 
-def _predictor(args):
-  """A `Predictor` over the workdir's checkpoint, or the SavedModel as a server runs it."""
+def _predictor(args, kind: str):
+  """A `Predictor` over a workdir's checkpoint or a zoo entry (`--model`, else the zoo's
+  default for the files' `kind`), or the SavedModel as a server runs it."""
   if args.saved_model:
     if args.beam_width is not None or args.lm is not None:
       raise InputError("--beam_width and --lm need --workdir: an exported model's search "
                        "is fixed in its graph when it is exported")
     from htr.serve.models import load_model
     return load_model(os.path.basename(os.path.normpath(args.saved_model)), args.saved_model)
+  from htr import zoo
   from htr.predict import Predictor
-  return Predictor(args.workdir, decode={"beam_width": args.beam_width, "lm_path": args.lm},
+  source = args.workdir
+  if source is None:
+    source = (zoo.entry(args.model) if args.model else zoo.default_for(kind)).source
+  return Predictor(source, decode={"beam_width": args.beam_width, "lm_path": args.lm},
                    model_axis=args.model_axis)
 
 
@@ -49,7 +57,7 @@ def _print(path: str, result: dict) -> None:
 def _recognize(args) -> int:
   from htr import inputs
   values = [inputs.read_file(path) for path in args.files]
-  predictor = _predictor(args)
+  predictor = _predictor(args, inputs.kind_of(values[0]))
   if args.line:
     return _read_lines(predictor, args.files, values)
   examples = [predictor.prepare(value, path) for value, path in zip(values, args.files)]
@@ -88,13 +96,74 @@ def _write(args) -> int:
   return 0
 
 
+def _zoo(args) -> int:
+  from htr import zoo
+  if args.zoo_command == "list":
+    for entry in zoo.entries():
+      m = entry.manifest
+      metrics = "; ".join(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()
+                                                     if k != "num_examples")
+                          for split, values in m.get("metrics", {}).items())
+      print(f"{entry.name}\t{m['task']}\treads {'/'.join(m['accepts'])}\t"
+            f"{m['weights']['num_parameters'] / 1e6:.2f}M {m['weights']['format']} "
+            f"{m['weights']['bytes'] / 2**20:.1f} MiB\t{metrics}")
+    return 0
+  if args.zoo_command == "add":
+    from htr import publish
+    entry = publish.add(args.workdir, args.name, splits=args.split, weights=args.weights,
+                        folder=args.folder, description=args.description,
+                        licence=args.licence, train_command=args.train_command,
+                        cpu_hours=args.cpu_hours, default_for=args.default_for,
+                        data_dir=args.data_dir, manual_dir=args.manual_dir,
+                        eval_batch_size=args.eval_batch_size)
+    print(f"{entry.path}: {entry.manifest['metrics']}")
+    return 0
+  from htr import evaluate, publish
+  found = zoo.entry(args.name)
+  config = publish.eval_config(zoo.load(found.source)[0], data_dir=args.data_dir,
+                               manual_dir=args.manual_dir,
+                               eval_batch_size=args.eval_batch_size)
+  report = evaluate.evaluate(config, found.source, split=args.split, out_dir=args.out_dir)
+  print(f"{found.name} {config.data.name}/{args.split}: {report['metrics']}")
+  return 0
+
+
+def _add_zoo_arguments(zoo_parser: argparse.ArgumentParser) -> None:
+  verbs = zoo_parser.add_subparsers(dest="zoo_command", required=True)
+  verbs.add_parser("list", help="the shipped entries and their metrics")
+  add = verbs.add_parser("add", help="a run's best checkpoint -> a zoo entry")
+  add.add_argument("workdir", help="the finished run")
+  add.add_argument("name", help="the entry's name (htr/zoo/entries/NAME)")
+  add.add_argument("--split", action="append", default=[],
+                   help="a split to measure the entry on (repeat for several)")
+  add.add_argument("--weights", default="int8", choices=("float32", "bfloat16", "int8"))
+  add.add_argument("--folder", default=None, help="write it here instead of the zoo")
+  add.add_argument("--description", default="", help="one line on what it is for")
+  add.add_argument("--licence", default="", help="the terms of its weights")
+  add.add_argument("--train_command", default="", help="the command the run was")
+  add.add_argument("--cpu_hours", type=float, default=0.0, help="the run's compute")
+  add.add_argument("--default_for", action="append", default=[],
+                   help="input kinds it is the zoo's default model for (ink, image)")
+  evaluate = verbs.add_parser("eval", help="measure an entry on a split")
+  evaluate.add_argument("name", help="the entry (or a folder of one)")
+  evaluate.add_argument("--split", required=True, help="the split")
+  evaluate.add_argument("--out_dir", default=None, help="where the report goes")
+  for verb in (add, evaluate):
+    verb.add_argument("--data_dir", default=None, help="TFDS data dir of the eval data")
+    verb.add_argument("--manual_dir", default=None, help="downloaded files, if needed")
+    verb.add_argument("--eval_batch_size", type=int, default=None,
+                      help="default: the entry's config")
+
+
 def _add_model_arguments(verb: argparse.ArgumentParser) -> None:
   verb.add_argument("files", nargs="+", help="InkML or IAM-OnDB line XML files, or images "
                     "(PNG, JPEG, TIFF, ...: any size, colour or polarity)")
-  source = verb.add_mutually_exclusive_group(required=True)
+  source = verb.add_mutually_exclusive_group()
   source.add_argument("--workdir", help="a trained workdir (its best checkpoint)")
   source.add_argument("--saved_model", help="an export (WORKDIR/export: its default "
                       "variant) or one SavedModel folder")
+  source.add_argument("--model", help="a zoo entry (htr zoo list); with none of these, "
+                      "the zoo's default for the files' kind")
   verb.add_argument("--beam_width", type=int, default=None,
                     help="beam width (default: the config's; CTC: prefix beam search)")
   verb.add_argument("--lm", default=None, help="character n-gram LM file for a CTC beam")
@@ -121,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
   write.add_argument("--out", required=True, help="the InkML file to write")
   write.add_argument("--seed", type=int, default=0, help="picks the writer and the noise")
   write.set_defaults(run=_write)
+  zoo = commands.add_parser("zoo", help="pretrained models: list, add, eval")
+  _add_zoo_arguments(zoo)
+  zoo.set_defaults(run=_zoo)
   from htr.serve import server
   serve = commands.add_parser("serve", help="HTTP API and drawing page over exported models")
   server.add_arguments(serve)

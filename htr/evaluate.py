@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
-from htr import checkpoint, sharding
+from htr import checkpoint, sharding, zoo
 from htr.data import pipeline
 from htr.tasks import Task
 
@@ -73,13 +74,19 @@ def eval_dataset(task: Task, config: ml_collections.ConfigDict, split: str):
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike, *,
-             split: str | None = None, which: str = "best", num_worst: int = 20
-             ) -> dict[str, Any]:
-  """Evaluates a trained workdir on `split`; writes and returns a JSON report."""
+             split: str | None = None, which: str = "best", num_worst: int = 20,
+             out_dir: epath.PathLike | None = None) -> dict[str, Any]:
+  """Evaluates a trained workdir (or a `zoo:NAME` entry) on `split`; writes the JSON
+  report into `out_dir` (default: the workdir; for an entry, ./eval-NAME) and returns it."""
   mesh = sharding.create_mesh(config.mesh)
   sharding.check_divisible(config, mesh, ("eval_batch_size",))
-  workdir = checkpoint.workdir_path(workdir)
-  task, variables, trained = checkpoint.restore_for_inference(workdir, which=which)
+  if out_dir is None:
+    out_dir = (f"eval-{os.path.basename(str(workdir)[len(zoo.PREFIX):])}"
+               if zoo.is_source(workdir) else workdir)
+  source = workdir if zoo.is_source(workdir) else checkpoint.workdir_path(workdir)
+  workdir = checkpoint.workdir_path(out_dir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  task, variables, trained = checkpoint.restore_for_inference(source, which=which)
   # The model comes from the checkpoint; how to decode it is this run's choice.
   if "decode" in config:
     trained.decode = ml_collections.ConfigDict(config.decode.to_dict())

@@ -22,67 +22,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from etils import epath
-from flax import traverse_util
 
-from htr import checkpoint
+from htr import checkpoint, zoo
+from htr import weights as weights_lib
 from htr.tasks.base import Serving
 
-WEIGHT_FORMATS = ("float32", "bfloat16", "int8")
-# Kernels (>= 2 dims) are compressed; biases, norms and statistics are small and
-# precision-sensitive, so they stay float32.
-_MIN_COMPRESSED_NDIM = 2
-_SEP = "."  # Joins parameter paths into flat variable names.
-
-
-# ---------------------------------------------------------------------------
-# Weight-only compression.
-# ---------------------------------------------------------------------------
-def compress(variables: dict[str, Any], weights: str
-             ) -> tuple[dict[str, np.ndarray], Callable[[dict[str, Any]], dict[str, Any]]]:
-  """(stored flat arrays, jnp function stored -> variables) for a weight format.
-
-  int8 is symmetric per output channel (the kernel's last axis): each column's
-  largest magnitude maps to 127.
-  """
-  if weights not in WEIGHT_FORMATS:
-    raise ValueError(f"unknown weight format {weights!r}; known: {WEIGHT_FORMATS}")
-  flat = {_SEP.join(k): np.asarray(v) for k, v in
-          traverse_util.flatten_dict(jax.device_get(variables)).items()}
-  compressed = {k for k, v in flat.items()
-                if weights != "float32" and v.ndim >= _MIN_COMPRESSED_NDIM
-                and np.issubdtype(v.dtype, np.floating)}
-  stored = {}
-  for key, value in flat.items():
-    if key not in compressed:
-      stored[key] = value
-    elif weights == "bfloat16":
-      stored[key] = value.astype(jnp.bfloat16)
-    else:
-      scale = np.abs(value).max(axis=tuple(range(value.ndim - 1))) / 127.0
-      scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-      stored[key] = np.clip(np.round(value / scale), -127, 127).astype(np.int8)
-      stored[key + ":scale"] = scale
-
-  def restore(stored_arrays: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, dtype in ((k, v.dtype) for k, v in flat.items()):
-      value = stored_arrays[key]
-      if key in compressed:
-        value = value.astype(jnp.float32)
-        if weights == "int8":
-          value = value * stored_arrays[key + ":scale"]
-        value = value.astype(dtype)
-      out[tuple(key.split(_SEP))] = value
-    return traverse_util.unflatten_dict(out)
-
-  return stored, restore
+WEIGHT_FORMATS = weights_lib.FORMATS
 
 
 # ---------------------------------------------------------------------------
@@ -125,7 +76,7 @@ def build_module(serving: Serving, variables: dict[str, Any], weights: str = "fl
   import tensorflow as tf
   from jax.experimental import jax2tf
 
-  stored, restore = compress(variables, weights)
+  stored = weights_lib.compress(variables, weights)
   module = tf.Module()
   module.params = {k: tf.Variable(v, trainable=False, name=k.replace(":", "_"))
                     for k, v in stored.items()}
@@ -133,7 +84,8 @@ def build_module(serving: Serving, variables: dict[str, Any], weights: str = "fl
       serving.preprocess, with_gradient=False,
       polymorphic_shapes=[{k: _poly(shape) for k, (_, shape) in serving.inputs.items()}])
   predict = jax2tf.convert(
-      lambda params, batch: serving.predict(restore(params), batch), with_gradient=False,
+      lambda params, batch: serving.predict(weights_lib.decompress(params, jnp), batch),
+      with_gradient=False,
       polymorphic_shapes=[None, dict(serving.batch_shapes)])
   names = list(serving.inputs)
   signature = [tf.TensorSpec([None if isinstance(d, str) else d for d in shape],
@@ -197,11 +149,20 @@ def save(module, serving: Serving, metadata: dict[str, Any], directory: epath.Pa
 def export(workdir: epath.PathLike, export_dir: epath.PathLike | None = None,
            weight_formats: tuple[str, ...] = WEIGHT_FORMATS, *, which: str = "best"
            ) -> dict[str, Any]:
-  """Exports the `which` checkpoint of a workdir; returns the top-level metadata."""
-  workdir = checkpoint.workdir_path(workdir)
-  task, variables, config = checkpoint.restore_for_inference(workdir, which=which)
+  """Exports the `which` checkpoint of a workdir, or a zoo entry (`zoo:NAME`: its
+  export goes to ./export-NAME unless `export_dir` says otherwise); returns the top-level
+  metadata."""
+  if zoo.is_source(workdir):
+    entry = zoo.entry(workdir)
+    task, variables, config = checkpoint.restore_for_inference(entry.source)
+    metrics = entry.manifest.get("metrics", {})
+    export_dir = checkpoint.workdir_path(export_dir or f"export-{entry.name}")
+  else:
+    workdir = checkpoint.workdir_path(workdir)
+    task, variables, config = checkpoint.restore_for_inference(workdir, which=which)
+    metrics = _metrics(workdir)
+    export_dir = checkpoint.workdir_path(export_dir) if export_dir else workdir / "export"
   serving = task.serving()
-  export_dir = checkpoint.workdir_path(export_dir) if export_dir else workdir / "export"
   export_dir.mkdir(parents=True, exist_ok=True)
   metadata = {
       "format": "htr-export-1",
@@ -223,7 +184,7 @@ def export(workdir: epath.PathLike, export_dir: epath.PathLike | None = None,
       # What the server rebuilds the task from, to read inputs and results through its
       # `serving()` hooks (no weights: those are the SavedModel's variables).
       "task_config": config.to_dict(),
-      "metrics": _metrics(workdir),
+      "metrics": metrics,
       "num_parameters": int(sum(np.size(x) for x in jax.tree.leaves(variables))),
       "default_variant": weight_formats[0],
       "variants": {},
