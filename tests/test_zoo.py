@@ -119,6 +119,20 @@ def test_an_entry_exports_with_its_metrics(entries, tmp_path):
   assert (tmp_path / "export" / "float32" / "saved_model.pb").exists()
 
 
+def test_htr_serve_without_models_serves_the_zoo(entries, tmp_path, monkeypatch):
+  from htr.serve import server
+  from htr.serve.models import load_models
+  monkeypatch.setattr(zoo, "ENTRIES", os.path.dirname(entries["int8"].path))
+  models_dir = server.zoo_models(str(tmp_path / "cache"))
+  assert sorted(os.listdir(models_dir)) == ["tiny-float32", "tiny-int8"]
+  stamp = os.path.getmtime(os.path.join(models_dir, "tiny-int8", "metadata.json"))
+  assert server.zoo_models(str(tmp_path / "cache")) == models_dir
+  assert os.path.getmtime(os.path.join(models_dir, "tiny-int8", "metadata.json")) == stamp
+  models = load_models(models_dir)
+  result = models["tiny-int8"].run([models["tiny-int8"].prepare(_inks(1)[0], "ink")])[0]
+  assert isinstance(result["text"], str) and 0.0 <= result["confidence"] <= 1.0
+
+
 def test_a_damaged_entry_is_refused(entries, tmp_path):
   import shutil
   copy = tmp_path / "damaged"

@@ -22,7 +22,11 @@ def _field_help() -> dict[str, str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   """One flag per ServeConfig field, plus host, port and the access log."""
   helps = _field_help()
-  parser.add_argument("--models", dest="models_dir", required=True, help=helps["models_dir"])
+  parser.add_argument("--models", dest="models_dir", default=None,
+                      help=helps["models_dir"] + " Default: every entry of the model zoo "
+                      "(htr zoo list), exported once into --zoo_cache.")
+  parser.add_argument("--zoo_cache", default=os.path.join("~", ".cache", "htr", "zoo"),
+                      help="where zoo entries are exported for serving")
   parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
   parser.add_argument("--port", type=int, default=8000, help="port to listen on")
   parser.add_argument("--access_log", action="store_true", help="log every request")
@@ -35,6 +39,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=default, help=f"{helps[field.name]} (default {default})")
 
 
+def zoo_models(cache: str) -> str:
+  """A models folder that serves every shipped zoo entry.
+
+  Each entry is exported (float32 graph of its weights) once into `cache`, under its
+  name and the first 12 hex digits of its weights' sha256, so a new version of an entry
+  is exported again and an unchanged one never is.
+  """
+  from htr import export, zoo
+  cache = os.path.expanduser(cache)
+  serving = os.path.join(cache, "serving")
+  os.makedirs(serving, exist_ok=True)
+  for entry in zoo.entries():
+    target = os.path.join(cache, f"{entry.name}-{entry.manifest['weights']['sha256'][:12]}")
+    if not os.path.isfile(os.path.join(target, "metadata.json")):
+      logging.info("exporting zoo entry %s to %s", entry.name, target)
+      export.export(entry.source, target, ("float32",))
+    link = os.path.join(serving, entry.name)
+    if os.path.islink(link):
+      os.remove(link)
+    os.symlink(target, link)
+  return serving
+
+
 def run(args: argparse.Namespace) -> int:
   """Serves until interrupted."""
   import uvicorn
@@ -42,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
   from htr.serve.app import create_app
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+  if args.models_dir is None:
+    args.models_dir = zoo_models(args.zoo_cache)
   config = ServeConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServeConfig)})
   if not os.path.isdir(config.models_dir):
     raise FileNotFoundError(f"no models folder {config.models_dir}")
