@@ -1,6 +1,7 @@
 """Every test sees 8 CPU devices, so sharding code runs for real on one machine."""
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -74,3 +75,30 @@ def build_dataset():
   """`build_dataset(Builder or "name/config", data_dir, manual_dir=...)` ->
   (builder, {split: data source}): the builder tests' one way to build."""
   return _build_dataset
+
+
+@contextlib.contextmanager
+def _live_server(app):
+  """Runs an ASGI app under uvicorn on a free loopback port in a thread; yields its URL."""
+  import threading
+  import time
+
+  import uvicorn
+  server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+  thread = threading.Thread(target=server.run, daemon=True)
+  thread.start()
+  for _ in range(600):
+    if server.started:
+      break
+    time.sleep(0.05)
+  try:
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+  finally:
+    server.should_exit = True
+    thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def live_server():
+  """`with live_server(app) as url:` the app served over real sockets on loopback."""
+  return _live_server

@@ -173,3 +173,13 @@ def test_utf16_files_are_read(tmp_path, encoding):
 def test_empty_traces_hold_no_ink_and_are_left_out():
   document = inkml.read_inkml(doc("<trace/><trace>1 2, 3 4</trace><trace> </trace>"))
   assert document.ink.num_strokes == 1 and document.ink.num_points == 2
+
+
+def test_deeply_nested_documents_are_refused_before_they_recurse():
+  """10^5 nested traceGroups hit Python's recursion limit when the tree was walked (a
+  server answered them with a 500)."""
+  deep = doc("<traceGroup>" * 100_000 + "<trace>1 2, 3 4</trace>" + "</traceGroup>" * 100_000)
+  with pytest.raises(InputError, match="deep.inkml: XML nested deeper than 64 elements"):
+    inkml.read_inkml(deep, name="deep.inkml")
+  nested = doc("<traceGroup>" * 5 + "<trace>1 2, 3 4</trace>" + "</traceGroup>" * 5)
+  assert inkml.read_inkml(nested).ink.num_points == 2

@@ -12,7 +12,6 @@ test session (a file lock shares it between xdist workers). Then:
 import fcntl
 import io
 import os
-import threading
 import time
 import zlib
 
@@ -75,30 +74,16 @@ def models_dir(tmp_path_factory, data_dir, load_config) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(models_dir):
+def server(models_dir, live_server):
   """`htr serve` on a free loopback port (uvicorn in a thread), ready to answer."""
-  import uvicorn
-
   from htr.serve.app import create_app
   from htr.serve.config import ServeConfig
-  config = uvicorn.Config(create_app(ServeConfig(models_dir=models_dir, rate=0)),
-                          host="127.0.0.1", port=0, log_level="warning")
-  uv = uvicorn.Server(config)
-  thread = threading.Thread(target=uv.run, daemon=True)
-  thread.start()
-  for _ in range(600):
-    if uv.started:
-      break
-    time.sleep(0.05)
-  port = uv.servers[0].sockets[0].getsockname()[1]
-  url = f"http://127.0.0.1:{port}"
-  for _ in range(600):
-    if httpx.get(f"{url}/readyz").status_code == 200:
-      break
-    time.sleep(0.1)
-  yield url
-  uv.should_exit = True
-  thread.join(30)
+  with live_server(create_app(ServeConfig(models_dir=models_dir, rate=0))) as url:
+    for _ in range(600):
+      if httpx.get(f"{url}/readyz").status_code == 200:
+        break
+      time.sleep(0.1)
+    yield url
 
 
 @pytest.fixture(scope="session")
@@ -186,6 +171,7 @@ def test_bad_images_are_clear_422s(http, upload, message):
   response = http.post("/v1/models/digits/image",
                         files={"file": ("x.png", upload, "image/png")})
   assert response.status_code == 422 and message in response.json()["message"]
+  assert "0x" not in response.json()["message"]  # Pillow's errors name a BytesIO's address.
 
 
 def _png_claiming(width: int, height: int) -> bytes:

@@ -18,6 +18,7 @@ from htr.errors import InputError, InputTooLarge
 # refused before the parser allocates a tree for it.
 MAX_BYTES = 64 << 20
 MAX_POINTS = 200_000  # The default of `ink.validate`: about 30 minutes of pen at 100 Hz.
+MAX_DEPTH = 64  # Elements inside elements; real InkML nests a handful of traceGroups.
 
 Source = str | os.PathLike | bytes
 
@@ -78,17 +79,39 @@ def _undeclared_latin1_as_utf8(data: bytes) -> bytes:
   return data
 
 
-def parse_xml(data: bytes, *, path: str | None, target=None):
-  """Parses with defusedxml: entity bombs and external references become InputError.
+class _DepthLimited(ElementTree.TreeBuilder):
+  """A tree builder that refuses documents nested deeper than `max_depth`: walking
+  such a tree (`Element.iter`) recurses once per level and would end in a RecursionError."""
+
+  def __init__(self, path: str | None, max_depth: int):
+    super().__init__()
+    self._path, self._max_depth, self._depth = path, max_depth, 0
+
+  def start(self, tag, attrs):
+    self._depth += 1
+    if self._depth > self._max_depth:
+      raise InputError(f"XML nested deeper than {self._max_depth} elements", path=self._path)
+    return super().start(tag, attrs)
+
+  def end(self, tag):
+    self._depth -= 1
+    return super().end(tag)
+
+
+def parse_xml(data: bytes, *, path: str | None, target=None, max_depth: int = MAX_DEPTH):
+  """Parses with defusedxml: entity bombs, external references and absurd nesting
+  become InputError.
 
   Args:
     data: the document; its XML declaration chooses the encoding.
     path: the name used in error messages.
-    target: an ElementTree parser target for streaming; default builds a tree.
+    target: an ElementTree parser target for streaming (it keeps no tree, so nesting
+      costs it nothing); default builds a tree no deeper than `max_depth`.
 
   Returns:
     The root element, or what `target.close()` returns.
   """
+  target = target if target is not None else _DepthLimited(path, max_depth)
   parser = defusedxml.ElementTree.DefusedXMLParser(target=target)
   try:
     parser.feed(_undeclared_latin1_as_utf8(data))

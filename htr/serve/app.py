@@ -29,7 +29,7 @@ from htr.ink.ink import Ink
 from htr.serve import auth, schemas
 from htr.serve.batching import Batcher, Overloaded
 from htr.serve.config import ServeConfig
-from htr.serve.limits import BodyLimit, RequestMetrics
+from htr.serve.limits import AccessGate, BodyLimit, RequestMetrics, SecurityHeaders
 from htr.serve.telemetry import Telemetry
 
 log = logging.getLogger("htr.serve")
@@ -38,7 +38,8 @@ log = logging.getLogger("htr.serve")
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
                            description="An API key, when the server has keys configured.")
 _ERRORS = {400: ("validation", "bad request"), 401: ("auth", "missing or unknown API key"),
-           404: ("not_found", "not found"), 405: ("not_found", "method not allowed"),
+           404: ("not_found", "not found"),
+           405: ("method_not_allowed", "method not allowed"),
            413: ("too_large", "request too large"), 429: ("rate_limited", "too many requests"),
            503: ("unavailable", "not ready")}
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -62,6 +63,7 @@ class _State:
     self.telemetry = Telemetry()
     self.keys = auth.KeyStore(auth.load_key_hashes(config.keys_file))
     self.limiter = auth.RateLimiter(config.rate, config.burst)
+    self.auth_failures = auth.RateLimiter(config.failed_auth_rate, config.failed_auth_burst)
     self.models: dict[str, Any] = {}
     self.batchers: dict[str, Batcher] = {}
     # Uploads are decoded and preprocessed here, a few at a time: a 4096x4096 RGBA
@@ -116,11 +118,18 @@ def create_app(config: ServeConfig) -> FastAPI:
       await batcher.stop()
     state.prepare_pool.shutdown(wait=False, cancel_futures=True)
 
-  app = FastAPI(title="htr", version="0.1.0", lifespan=lifespan,
-                description="Handwriting recognition over exported htr models. "
-                "The drawing page is at `/`.")
+  # /docs would load Swagger UI from a CDN: off; the schema itself is /openapi.json.
+  app = FastAPI(title="htr", version="0.1.0", lifespan=lifespan, docs_url=None,
+                redoc_url=None, description="Handwriting recognition over exported htr "
+                "models. The drawing page is at `/`.")
   app.state.htr = state
-  app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+  # Outermost last: metrics see everything; headers, keys and limits come before bodies.
+  app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes,
+                     timeout=config.body_timeout_s)
+  app.add_middleware(AccessGate, keys=state.keys, limiter=state.limiter,
+                     failures=state.auth_failures, max_headers=config.max_headers,
+                     max_header_bytes=config.max_header_bytes)
+  app.add_middleware(SecurityHeaders)
   app.add_middleware(RequestMetrics, telemetry=state.telemetry)
 
   # -- errors: clear 4xx, no traces -------------------------------------------------
@@ -157,20 +166,9 @@ def create_app(config: ServeConfig) -> FastAPI:
 
   # -- auth and rate limits ---------------------------------------------------------
   async def client(request: Request, key: str | None = Depends(_KEY_HEADER)) -> str:
-    """The caller's identity for rate limiting: its key's name, or its address."""
-    if state.keys.required:
-      name = state.keys.identify(key)
-      if name is None:
-        raise HTTPException(401, "missing or unknown API key (header X-API-Key)",
-                            headers={"WWW-Authenticate": "X-API-Key"})
-      who = f"key:{name}"
-    else:
-      who = f"addr:{request.client.host if request.client else 'unknown'}"
-    wait = state.limiter.acquire(who)
-    if wait > 0:
-      raise HTTPException(429, f"rate limit of {config.rate:g} requests/s exceeded",
-                          headers={"Retry-After": str(max(1, round(wait + 0.5)))})
-    return who
+    """The caller's identity, which `AccessGate` checked (key and rate limits) before
+    the body was read; the header dependency documents the key in the OpenAPI schema."""
+    return request.scope["state"]["client"]
 
   def require_ready() -> None:
     if not state.ready:

@@ -17,6 +17,12 @@ class ServeConfig:
       the API is open.
     rate: requests per second allowed per key (per address when open); 0: unlimited.
     burst: requests a client may make at once before the rate applies.
+    failed_auth_rate: failed key checks per second allowed per address; past the burst
+      the address gets 429s (0: unlimited).
+    failed_auth_burst: failed key checks an address may make at once.
+    max_headers: most request headers (431 past it).
+    max_header_bytes: most bytes of request headers, names and values (431 past it).
+    body_timeout_s: seconds a request body may pause before a 408.
     max_body_bytes: larger request bodies are refused (413) before being read whole.
     max_points: most pen points in one ink.
     max_strokes: most strokes in one ink.
@@ -38,6 +44,11 @@ class ServeConfig:
   keys_file: str | None = None
   rate: float = 50.0
   burst: int = 100
+  failed_auth_rate: float = 1.0
+  failed_auth_burst: int = 10
+  max_headers: int = 64
+  max_header_bytes: int = 16 << 10
+  body_timeout_s: float = 10.0
   max_body_bytes: int = 4 << 20
   max_points: int = 20_000
   max_strokes: int = 2_000
@@ -56,7 +67,8 @@ class ServeConfig:
     at_least = {"burst": 1, "max_body_bytes": 1, "max_points": 1, "max_strokes": 1,
                 "max_batch_items": 1, "max_image_pixels": 1, "max_batch": 1,
                 "max_queue": 1, "workers": 1, "prepare_workers": 1, "rate": 0, "max_wait_ms": 0,
-                "warm_up_words": 0}
+                "warm_up_words": 0, "failed_auth_rate": 0, "failed_auth_burst": 1,
+                "max_headers": 1, "max_header_bytes": 1, "body_timeout_s": 0.001}
     bad = [f"{name}={getattr(self, name)} (at least {low})"
            for name, low in at_least.items() if not getattr(self, name) >= low]
     if bad:

@@ -17,7 +17,8 @@ Stroke = Annotated[list[Point], Field(min_length=1)]
 
 
 class _Strict(BaseModel):
-  model_config = ConfigDict(extra="forbid")
+  # strict: a number is a JSON number, never "1.5" or true.
+  model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class InkRequest(_Strict):
