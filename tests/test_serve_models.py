@@ -249,16 +249,27 @@ def _draw(page, strokes) -> None:
     page.mouse.up()
 
 
+def _wait_for(page, expression: str, arg=None, timeout: float = 20.0) -> None:
+  """Polls `expression` in the page until it is truthy. Playwright's wait_for_function
+  compiles its predicate with eval, which the page's Content-Security-Policy forbids (as
+  it should); page.evaluate goes through the debugger protocol, which CSP does not see."""
+  deadline = time.time() + timeout
+  while not page.evaluate(expression, arg):
+    assert time.time() < deadline, f"still false after {timeout} s: {expression}"
+    time.sleep(0.05)
+
+
 def _top1(page, digit: str) -> None:
-  page.wait_for_function(
-      "d => { const li = document.querySelector('#top li');"
-      " return li !== null && li.dataset.label === d; }", arg=digit, timeout=20_000)
+  _wait_for(page, "d => { const li = document.querySelector('#top li');"
+            " return li !== null && li.dataset.label === d; }", digit)
 
 
 def test_drawing_page_recognises_what_is_written(server, browser):
   page = browser.new_page()
-  posts = []
+  posts, violations = [], []
   page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+  page.on("console", lambda m: violations.append(m.text)
+          if "Content Security Policy" in m.text else None)
   page.goto(server)
   page.wait_for_selector("body[data-ready='1']")
   assert page.locator("#model").input_value() == "digits"
@@ -273,22 +284,23 @@ def test_drawing_page_recognises_what_is_written(server, browser):
   held = []  # Requests for the 7 are held until after Clear: their answers are stale.
   page.route("**/image", lambda route: held.append(route))
   _draw(page, DIGITS["7"])
-  page.wait_for_function("inFlight")
+  _wait_for(page, "inFlight")
   page.click("#clear")
   assert held
   for route in held:
     route.continue_()
   page.unroute("**/image")
-  page.wait_for_function("!inFlight && !dirty", timeout=20_000)
+  _wait_for(page, "!inFlight && !dirty")
   assert page.locator("#text").inner_text() == ""
   assert page.locator("#top li").count() == 0
   _draw(page, DIGITS["0"])
   _top1(page, "0")
   _draw(page, [DIGITS["1"][0] + [120, 0]])  # A second character beside it ...
-  page.wait_for_function("document.querySelector('#text').textContent !== '0'"
-                         " || document.body.dataset.results > 4", timeout=20_000)
+  _wait_for(page, "document.querySelector('#text').textContent !== '0'"
+            " || document.body.dataset.results > 4")
   page.click("#undo")  # ... undone: the 0 alone again.
   _top1(page, "0")
+  assert not violations  # The page works within its own Content-Security-Policy.
   page.close()
 
 

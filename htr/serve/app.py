@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 import numpy as np
+import pydantic
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -48,6 +49,12 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                        (413, "body, ink or batch over the limits"),
                        (422, "invalid request or unusable input"),
                        (429, "rate limit exceeded"), (503, "not ready or overloaded")]}
+
+
+def _json_body(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+  """The OpenAPI request body of a route that validates its JSON itself (off the loop)."""
+  return {"requestBody": {"required": True, "content": {"application/json": {
+      "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
 def _error(status: int, kind: str, message: str, detail=None, headers=None) -> JSONResponse:
@@ -123,6 +130,18 @@ def create_app(config: ServeConfig) -> FastAPI:
                 redoc_url=None, description="Handwriting recognition over exported htr "
                 "models. The drawing page is at `/`.")
   app.state.htr = state
+
+  def openapi() -> dict[str, Any]:
+    """FastAPI's schema plus the JSON bodies that routes validate themselves."""
+    if app.openapi_schema is None:
+      components = FastAPI.openapi(app).setdefault("components", {}).setdefault("schemas", {})
+      for model in (schemas.InkRequest, schemas.InkBatchRequest):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    return app.openapi_schema
+
+  app.openapi = openapi
   # Outermost last: metrics see everything; headers, keys and limits come before bodies.
   app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes,
                      timeout=config.body_timeout_s)
@@ -209,6 +228,20 @@ def create_app(config: ServeConfig) -> FastAPI:
         raise InputError(output["error"], sample_id=where)
     return [schemas.Recognition(model=model.name, kind=model.kind, **o) for o in outputs]
 
+  async def parsed(request: Request, model: type[pydantic.BaseModel]) -> pydantic.BaseModel:
+    """The JSON body validated as `model`, in the prepare pool: a 4 MB ink is a second of
+    parsing and validation, which on the event loop every other request would wait for."""
+    data = await request.body()
+
+    def validate():
+      try:
+        return model.model_validate_json(data)
+      except pydantic.ValidationError as e:
+        raise RequestValidationError([{**err, "loc": ("body", *err["loc"])}
+                                      for err in e.errors(include_url=False)]) from None
+
+    return await asyncio.get_running_loop().run_in_executor(state.prepare_pool, validate)
+
   async def prepare_examples(prepare, model, inputs: list, names: list[str]) -> list:
     """`prepare(model, input, name)` of each input, in the prepare pool: parsing and
     preprocessing uploads takes milliseconds of CPU, and on the event loop every other
@@ -272,19 +305,22 @@ def create_app(config: ServeConfig) -> FastAPI:
     """One model's metadata."""
     return model_named(name).info()
 
-  @app.post("/v1/models/{name}/ink", response_model=schemas.Recognition, tags=["recognise"],
+  @app.post("/v1/models/{name}/ink", openapi_extra=_json_body(schemas.InkRequest),
+            response_model=schemas.Recognition, tags=["recognise"],
             responses=responses)
-  async def recognise_ink(name: str, body: schemas.InkRequest, _: str = Depends(client)):
+  async def recognise_ink(name: str, request: Request, _: str = Depends(client)):
     """One ink as JSON strokes -> text (or LaTeX, or top classes)."""
+    body = await parsed(request, schemas.InkRequest)
     model = model_named(name)
     examples = await prepare_examples(ink_example, model, [body], ["ink"])
     return (await recognise(model, examples, ["ink"]))[0]
 
-  @app.post("/v1/models/{name}/ink/batch", response_model=schemas.BatchResponse,
+  @app.post("/v1/models/{name}/ink/batch", openapi_extra=_json_body(schemas.InkBatchRequest),
+            response_model=schemas.BatchResponse,
             tags=["recognise"], responses=responses)
-  async def recognise_inks(name: str, body: schemas.InkBatchRequest,
-                           _: str = Depends(client)):
+  async def recognise_inks(name: str, request: Request, _: str = Depends(client)):
     """Several inks in one request; results in the same order."""
+    body = await parsed(request, schemas.InkBatchRequest)
     model = model_named(name)
     if len(body.inks) > config.max_batch_items:
       raise HTTPException(413, f"{len(body.inks)} inks, more than the limit "
