@@ -354,3 +354,19 @@ def test_warm_up_runs_every_batch_bucket_with_lines_of_growing_length(monkeypatc
   assert lengths[1] < lengths[3]
   for c in calls:
     assert all(e is c[0] for e in c)
+
+
+def test_an_ink_too_long_for_the_graph_is_refused_before_the_model(load_config):
+  """Refused on the host while preparing (milliseconds), not after a batch carried it
+  through the model to come back with points_cut."""
+  from htr.errors import InputError
+  from htr.ink import synthetic
+  from htr.tasks import get_task
+  config = load_config("online_ctc", "runlocal,size=tiny")
+  serving = get_task(config).serving()
+  rng = np.random.default_rng(1)
+  long = synthetic.write_line(" ".join(["handwriting"] * 45), synthetic.sample_writer(rng), rng)
+  with pytest.raises(InputError, match=f"do not fit the export's {max(config.data.buckets)}"):
+    serving.prepare(long, "long.inkml")
+  short = synthetic.write_line("ink", synthetic.sample_writer(rng), rng)
+  assert serving.prepare(short, "short")["points"].shape == (short.num_points, 4)

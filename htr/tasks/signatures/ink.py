@@ -25,12 +25,30 @@ def _example(points: np.ndarray) -> dict[str, np.ndarray]:
   return {"points": points, "lengths": np.int32(len(points))}
 
 
-def prepare(ink, where: str) -> dict[str, np.ndarray]:
-  """A validated ink -> one example of the signature's inputs."""
-  if not isinstance(ink, Ink):
-    raise InputError("this model reads ink (pen strokes), not images", sample_id=where)
-  validate(ink, sample_id=where)
-  return _example(ink_points(ink))
+def _too_long(resampled: int, max_points: int) -> str:
+  return (f"the ink is too long for this model: {resampled - max_points} of its resampled "
+          f"points do not fit the export's {max_points}-point buffer; send it in parts")
+
+
+def preparer(spacing: float, max_points: int):
+  """`prepare(ink, where)`: a validated ink -> one example of the signature's inputs.
+
+  An ink whose resampled points would not fit the graph's buffer is refused here, on
+  the host, in milliseconds, not after a batch has carried it through the model.
+  """
+  from htr.ink import preprocess
+
+  def prepare(ink, where: str) -> dict[str, np.ndarray]:
+    if not isinstance(ink, Ink):
+      raise InputError("this model reads ink (pen strokes), not images", sample_id=where)
+    validate(ink, sample_id=where)
+    resampled = preprocess.resample(
+        preprocess.normalize(preprocess.remove_duplicates(ink)), spacing).num_points
+    if resampled > max_points:
+      raise InputError(_too_long(resampled, max_points), sample_id=where)
+    return _example(ink_points(ink))
+
+  return prepare
 
 
 def warm_up(words: int) -> list[dict[str, np.ndarray]]:
@@ -60,17 +78,14 @@ def signature_input(config: ml_collections.ConfigDict) -> SignatureInput:
 
   def check(outputs) -> str | None:
     cut = int(outputs["points_cut"])
-    if cut:
-      return (f"the ink is too long for this model: {cut} of its resampled points do not "
-              f"fit the export's {max_points}-point buffer; send it in parts")
-    return None
+    return _too_long(max_points + cut, max_points) if cut else None
 
   return SignatureInput(
       kind="ink", accepts=("ink",),
       inputs={"points": ("float32", ("b", "n", 4)), "lengths": ("int32", ("b",))},
       preprocess=preprocess,
       batch_shapes={"inputs": f"(b, t, {len(data.features)})", "input_lengths": "(b,)"},
-      prepare=prepare, warm_up=warm_up,
+      prepare=preparer(data.resample_spacing, max_points), warm_up=warm_up,
       trim={"inputs": "input_lengths"},
       outputs={"points_cut": "points_cut"},
       check=check,
