@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
   parser.add_argument("--port", type=int, default=8000, help="port to listen on")
   parser.add_argument("--access_log", action="store_true", help="log every request")
+  parser.add_argument("--max_connections", type=int, default=1000,
+                      help="open connections and requests at once; past it a 503 (bounds "
+                           "what slow clients can hold)")
   defaults = ServeConfig(models_dir="")
   for field in dataclasses.fields(ServeConfig):
     if field.name == "models_dir":
@@ -74,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
   config = ServeConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServeConfig)})
   if not os.path.isdir(config.models_dir):
     raise FileNotFoundError(f"no models folder {config.models_dir}")
+  # uvicorn's fast parser (httptools) bounds neither header size nor idle sockets; the
+  # app answers oversized headers with 431 and stalled bodies with 408, and a reverse
+  # proxy in front bounds what reaches it before that.
   uvicorn.run(create_app(config), host=args.host, port=args.port,
-              access_log=args.access_log, log_level="info")
+              access_log=args.access_log, log_level="info",
+              limit_concurrency=args.max_connections)
   return 0
