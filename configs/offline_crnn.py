@@ -1,0 +1,107 @@
+r"""Offline handwriting (line or word image -> text): CRNN (2-D convs + BiLSTM) + CTC.
+
+Train on the offline default (synthetic ink rendered as scans and photos):
+  python -m htr.main --config=configs/offline_crnn.py --workdir=/tmp/htr/offline
+
+Train on IAM-OnDB's real strokes rendered the same way (files in ~/iam_ondb):
+  python -m htr.main --config=configs/offline_crnn.py:data=iam_ondb \
+      --config.data.manual_dir=~/iam_ondb --workdir=/tmp/htr/offline_iam
+
+Read images of lines with it:
+  htr recognize --workdir=/tmp/htr/offline line.png photo_of_a_word.jpg
+
+Arguments (after the colon): data=synthetic|iam_ondb, size=tiny|small|base, runlocal
+(two steps with small batches on tiny data, for laptops and tests).
+
+The task is htr's CTC task, unchanged: this family is this file and htr/models/crnn.py.
+Lines come from ink builders and are rendered, degraded into a scan or a photo
+(`degrade_scan`: paper, ruling, ink colour and pressure, skew, blur, noise, JPEG or
+binarisation) and read back by `line_image`, the op every user image goes through.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+from htr import config_lib
+
+# conv_pools: (rows, columns) per block; 64-pixel lines end 4 rows high, 1/4 the width.
+SIZES = {
+    "tiny": dict(conv_features=(8, 16), conv_pools=((4, 2), (4, 2)), lstm_units=(16,)),
+    "small": dict(conv_features=(32, 64, 96, 128), lstm_units=(128, 128),
+                  conv_pools=((2, 2), (2, 2), (2, 1), (2, 1))),
+    "base": dict(conv_features=(64, 128, 256, 256, 384), lstm_units=(256, 256, 256),
+                 conv_pools=((2, 2), (2, 2), (2, 1), (2, 1), (1, 1))),
+}
+
+DATASETS = {
+    # name, train split, eval split, test split
+    "synthetic": ("synthetic_ink/small", "train", "validation", "test"),
+    "iam_ondb": ("iam_ondb", "trainset", "testset_v", "testset_f"),
+}
+
+_LABELS = "|encode_text(alphabet={alphabet!r})|keep(keys=('id', 'inputs', 'labels'))"
+_READ = "|line_image(height={height}, max_width={max_width})"
+_PP_TRAIN = ("decode_ink|normalize|random_affine(p=0.8, scale=(0.9, 1.1), aspect=(0.85, 1.15), "
+             "rotation_deg=1.5, shear=0.35)|render_ink(height={render_height}, "
+             "pen_width=(1.2, 4.0), stroke_jitter=0.15)|degrade_scan" + _READ + _LABELS)
+_PP_EVAL = ("decode_ink|render_ink(height={render_height}, pen_width=2.5)"
+            "|degrade_scan(p_ruling=0.0, p_binary=0.0, p_jpeg=0.0, max_skew_deg=0.0)"
+            + _READ + _LABELS)
+
+
+def get_config(arg=None):
+  arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False)
+  config = config_lib.trainer_defaults(ml_collections.ConfigDict())
+  config.task = "ctc"                 # htr/tasks/ctc.py: the same task as online ink.
+  config.alphabet = "iam_ondb"        # Alphabet name (htr/text/alphabet.py) or "chars:abc...".
+
+  config.data = ml_collections.ConfigDict()
+  data = config.data
+  name, train_split, eval_split, test_split = DATASETS[arg.data]
+  data.name = name                    # TFDS name (datasets/ holds htr's builders).
+  data.data_dir = config_dict.placeholder(str)  # TFDS data dir (None: ~/tensorflow_datasets).
+  data.manual_dir = config_dict.placeholder(str)  # Downloaded files, for datasets that need them.
+  data.train_split = train_split      # Split trained on.
+  data.eval_split = eval_split        # Split evaluated during training (early stopping).
+  data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
+  data.alphabet = config.get_ref("alphabet")  # Same as config.alphabet (for the op specs).
+  data.input_kind = "image"           # What users give the model (htr/inputs.py).
+  data.height = 64                    # Line height the model reads (pixels).
+  data.render_height = 80             # Ink is drawn this high, then cropped to its ink.
+  data.max_width = 2048               # Wider lines are shrunk to this width.
+  data.input_shape = (data.height, None, 1)  # One example's inputs; None: padded width.
+  data.pp_train = _PP_TRAIN           # Train: augment the ink, render, degrade, read.
+  data.pp_eval = _PP_EVAL             # Eval: a clean scan of the same rendering.
+  data.pp_predict = _READ.lstrip("|") + "|keep(keys=('id', 'inputs'))"  # User images.
+  data.buckets = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048)  # Padded widths.
+  data.max_label_length = 128         # Padded label length.
+  data.window_batches = 16            # Batches per width-sorted window (1: no sorting).
+  data.skip_bad = False               # Skip (and log) bad samples instead of failing.
+  data.num_threads = 2                # Preprocessing threads per process.
+  data.prefetch = 8                   # Batches prefetched per process.
+
+  config.model = ml_collections.ConfigDict(dict(name="crnn", **SIZES[arg.size]))
+  config.model.conv_dropout = 0.1     # Dropout after each conv block.
+  config.model.lstm_dropout = 0.25    # Dropout after each BiLSTM layer.
+
+  config.decode = ml_collections.ConfigDict()
+  config.decode.beam_width = 1        # 1: greedy (in the jitted graph); >1: prefix beam search.
+  config.decode.lm_path = config_dict.placeholder(str)  # Char n-gram LM file for the beam.
+  config.decode.lm_alpha = 0.5        # LM weight.
+  config.decode.lm_beta = 1.0         # Insertion bonus per character.
+
+  config.batch_size = 32
+  config.eval_batch_size = 64
+  config.num_train_steps = 20_000
+  config.eval_every = 1000
+  config.checkpoint_every = 250
+  config.early_stopping_patience = 10
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.warmup_steps = 500
+
+  if arg.runlocal:
+    config_lib.runlocal(config)
+    data.window_batches = 2
+    if arg.data == "synthetic":
+      data.name = "synthetic_ink/tiny"
+  return config

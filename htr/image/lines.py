@@ -1,0 +1,108 @@
+"""Line and word images: what a recogniser reads, and how a scanner or camera sees ink.
+
+`prepare_line` turns any line image (a crop of a scan or a photo, any size, colour or
+polarity) into the model's input: ink 1.0 on 0.0, cropped to the ink, `height` pixels
+high. `degrade` goes the other way for training: rendered ink (ink 1.0 on 0.0) becomes
+an RGB picture of a line on paper, as a scanner or phone camera would give it.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from htr.errors import InputError
+from htr.image import canvas
+
+_INK = 0.35  # Rows and columns with ink this strong bound the crop (ruling is fainter).
+
+
+def prepare_line(image, *, height: int, max_width: int, margin: int = 2) -> np.ndarray:
+  """float32 `[height, W]`, ink 1.0 on 0.0, W <= `max_width` (wider lines are shrunk).
+
+  Raises:
+    InputError: for images without ink, or too thin to hold a line.
+  """
+  shape = np.shape(image)
+  if len(shape) < 2 or min(shape[:2]) < 2:
+    raise InputError(f"a {'x'.join(map(str, shape[:2]))} image holds no line")
+  ink = canvas.ink_map(image)
+  # Light that falls off across a photo leaves the background uneven: each column's
+  # median (the paper, in a line mostly free of ink) is taken off.
+  ink = np.clip(ink - np.median(ink, axis=0, keepdims=True), 0.0, None)
+  ink = ink / max(float(ink.max()), 1e-6)
+  rows = np.flatnonzero(ink.max(axis=1) >= _INK)
+  columns = np.flatnonzero(ink.max(axis=0) >= _INK)
+  ink = ink[max(rows[0] - margin, 0):rows[-1] + margin + 1,
+            max(columns[0] - margin, 0):columns[-1] + margin + 1]
+  width = int(np.clip(round(ink.shape[1] * height / ink.shape[0]), 1, max_width))
+  resized = Image.fromarray(ink.astype(np.float32), mode="F").resize(
+      (width, height), Image.Resampling.BILINEAR)
+  return np.clip(np.asarray(resized, np.float32), 0.0, 1.0)
+
+
+def _smooth_field(shape: tuple[int, int], cell: float, rng: np.random.Generator
+                  ) -> np.ndarray:
+  """Noise in [0, 1] that varies over about `cell` pixels (paper fibres, pen pressure):
+  drawn on a coarse grid and interpolated up, which costs little at any size."""
+  coarse = rng.standard_normal((max(2, int(shape[0] / cell) + 2),
+                                max(2, int(shape[1] / cell) + 2))).astype(np.float32)
+  field = np.asarray(Image.fromarray(coarse, mode="F").resize(
+      (shape[1], shape[0]), Image.Resampling.BICUBIC))
+  field = field - field.min()
+  return field / max(float(field.max()), 1e-6)
+
+
+def degrade(ink: np.ndarray, rng: np.random.Generator, *, p_ruling: float = 0.3,
+            p_binary: float = 0.1, p_jpeg: float = 0.5, max_skew_deg: float = 2.0
+            ) -> np.ndarray:
+  """uint8 `[H', W', 3]`: `ink` (float `[H, W]`, 1.0 where the pen went) as a picture.
+
+  Paper: a tint, fibre texture, optional ruling, uneven light. Ink: a colour from black
+  to blue, pressure varying along the line. Then skew, blur, sensor noise, and either
+  a binarised scan or JPEG compression.
+  """
+  h, w = ink.shape
+  pad = max(2, h // 8)
+  ink = np.pad(ink, pad)
+  h, w = ink.shape
+  paper_tint = rng.uniform(0.78, 1.0) * np.array(
+      [1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 1.0)])
+  texture = 1.0 - 0.06 * rng.uniform() * _smooth_field((h, w), 3.0, rng)
+  paper = texture[..., None] * paper_tint
+  if rng.uniform() < p_ruling:
+    spacing = rng.uniform(0.6, 1.1) * h
+    base = rng.uniform(0.65, 0.9) * h
+    for y in np.arange(base % spacing, h, spacing).astype(int):
+      paper[y:y + 1] *= np.array([0.8, 0.85, 0.95])
+  light = 1.0 - rng.uniform(0.0, 0.35) * np.linspace(0, 1, w)[None, ::rng.choice([-1, 1])]
+  paper = paper * light[..., None]
+  colour = rng.choice([np.array([0.05, 0.05, 0.08]), np.array([0.1, 0.15, 0.45]),
+                       np.array([0.25, 0.25, 0.3])]) * rng.uniform(0.5, 1.5)
+  pressure = 0.65 + 0.35 * _smooth_field((h, w), max(h / 2, 2.0), rng)
+  alpha = np.clip(ink * pressure, 0.0, 1.0)[..., None]
+  picture = Image.fromarray((np.clip(paper * (1.0 - alpha) + colour * alpha, 0, 1) * 255
+                             ).astype(np.uint8))
+  angle = rng.uniform(-max_skew_deg, max_skew_deg)
+  if abs(angle) > 0.2:
+    edge = tuple(int(c) for c in np.asarray(picture)[0, 0])
+    picture = picture.rotate(angle, Image.Resampling.BILINEAR, expand=True, fillcolor=edge)
+  sigma = rng.uniform(0.0, 1.0)
+  if sigma > 0.3:
+    picture = picture.filter(ImageFilter.GaussianBlur(sigma))
+  picture = np.asarray(picture, np.float32) / 255
+  picture = np.clip(picture + rng.normal(0.0, rng.uniform(0.0, 0.04), picture.shape)
+                    .astype(np.float32), 0.0, 1.0)
+  if rng.uniform() < p_binary:
+    gray = picture.mean(axis=2)
+    threshold = 0.5 * (np.percentile(gray, 2) + np.percentile(gray, 60))
+    picture = np.repeat((gray > threshold)[..., None], 3, axis=2).astype(np.float32)
+  pixels = (picture * 255).round().astype(np.uint8)
+  if rng.uniform() < p_jpeg:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=int(rng.integers(30, 90)))
+    buffer.seek(0)
+    pixels = np.asarray(Image.open(buffer).convert("RGB"))
+  return pixels

@@ -1,0 +1,130 @@
+"""Offline lines (image -> text): rendering as scans, reading any line image, and the
+CRNN through htr's CTC task, the `htr` command, export and the server, unchanged."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from htr import cli, export, train
+from htr.errors import InputError
+from htr.image import lines
+from htr.ink import render, synthetic
+from htr.predict import Predictor
+
+
+def _rendered(rng, words=2) -> np.ndarray:
+  ink = synthetic.write_line(synthetic.sample_line(rng, max_words=words),
+                             synthetic.sample_writer(rng), rng)
+  return render.render(ink, height=64, pen_width=2.5).astype(np.float32) / 255
+
+
+def test_degrade_is_a_picture_of_the_ink_and_deterministic():
+  ink = _rendered(np.random.default_rng(0))
+  a = lines.degrade(ink, np.random.default_rng(5))
+  b = lines.degrade(ink, np.random.default_rng(5))
+  np.testing.assert_array_equal(a, b)
+  assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3
+  assert a.shape[0] > ink.shape[0] and a.shape[1] > ink.shape[1]  # Margins (and skew).
+  gray = a.mean(axis=2)
+  assert np.median(gray) > 150 and gray.min() < 110  # Light paper, dark ink.
+  assert not np.array_equal(a, lines.degrade(ink, np.random.default_rng(6)))
+
+
+def test_a_degraded_line_reads_back_as_the_ink():
+  """prepare_line of the picture ~ the rendering itself: paper, light, colour gone."""
+  rng = np.random.default_rng(1)
+  ink = _rendered(rng)
+  clean = lines.prepare_line(ink, height=32, max_width=4096)
+  for seed in range(4):
+    picture = lines.degrade(ink, np.random.default_rng(seed), max_skew_deg=0.0,
+                            p_binary=0.0)
+    read = lines.prepare_line(picture, height=32, max_width=4096)
+    assert read.shape[0] == 32 and abs(read.shape[1] - clean.shape[1]) <= 0.15 * clean.shape[1]
+    # Where the ink is along the line (letters and the gaps between words) survives.
+    profile = [np.interp(np.linspace(0, 1, 24), np.linspace(0, 1, x.shape[1]), x.mean(0))
+               for x in (read, clean)]
+    assert np.corrcoef(*profile)[0, 1] > 0.7
+    assert 0.5 < (read > 0.5).mean() / (clean > 0.5).mean() < 2.0
+    assert np.median(read) < 0.1  # The background is 0 after the column medians.
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (np.zeros((0, 0, 3), np.uint8), "holds no line"),
+    (np.zeros((1, 100_000), np.uint8), "holds no line"),
+    (np.full((40, 200), 255, np.uint8), "empty"),
+])
+def test_images_that_hold_no_line_are_input_errors(bad, reason):
+  with pytest.raises(InputError, match=reason):
+    lines.prepare_line(bad, height=64, max_width=2048)
+
+
+@pytest.fixture(scope="module")
+def workdir(data_dir, tmp_path_factory, load_config):
+  config = load_config("offline_crnn", "runlocal,size=tiny")
+  config.data.data_dir = data_dir
+  out = str(tmp_path_factory.mktemp("offline"))
+  train.train_and_evaluate(config, out)
+  return out
+
+
+def _line_files(tmp_path, n=3) -> list[str]:
+  rng = np.random.default_rng(7)
+  paths = []
+  for i in range(n):
+    picture = lines.degrade(_rendered(rng, words=1 + i), rng)
+    path = str(tmp_path / f"line{i}.{'jpg' if i % 2 else 'png'}")
+    Image.fromarray(picture).save(path)
+    paths.append(path)
+  return paths
+
+
+def test_htr_recognize_reads_line_images_like_the_export(workdir, tmp_path, capsys):
+  paths = _line_files(tmp_path)
+  assert cli.main(["recognize", f"--workdir={workdir}", *paths]) == 0
+  rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+  assert [row[0] for row in rows] == paths
+  assert all(0.0 <= float(row[2]) <= 1.0 for row in rows)
+  metadata = export.export(workdir, weight_formats=("float32",))
+  assert metadata["input_kind"] == "image" and metadata["accepts"] == ["image"]
+  assert cli.main(["recognize", f"--saved_model={workdir}/export", *paths]) == 0
+  exported = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+  assert [row[:2] for row in exported] == [row[:2] for row in rows]
+  np.testing.assert_allclose([float(r[2]) for r in exported], [float(r[2]) for r in rows],
+                             atol=2e-3)
+
+
+def test_bad_image_files_are_clear_errors(workdir, tmp_path, capsys):
+  truncated = tmp_path / "truncated.png"
+  buffer = io.BytesIO()
+  Image.fromarray(np.full((40, 300), 200, np.uint8)).save(buffer, format="PNG")
+  truncated.write_bytes(buffer.getvalue()[:60])
+  thin = tmp_path / "thin.png"
+  Image.fromarray(np.zeros((1, 100_000), np.uint8)).save(thin)
+  cmyk = tmp_path / "cmyk.jpg"
+  Image.new("CMYK", (300, 40), (0, 0, 0, 0)).save(cmyk)
+  deep = tmp_path / "sixteen.png"
+  Image.fromarray(np.full((40, 300), 60000, np.uint16)).save(deep)
+  for path, reason in ((truncated, "not a readable"), (thin, "holds no line"),
+                       (cmyk, "empty"), (deep, "empty")):
+    assert cli.main(["recognize", f"--workdir={workdir}", str(path)]) == 2, path
+    err = capsys.readouterr().err
+    assert str(path) in err and reason in err, err
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path):
+  from htr import inputs
+  bomb = tmp_path / "bomb.png"
+  Image.new("1", (20_000, 20_000)).save(bomb)  # 400 Mpixels in a few kilobytes.
+  assert os.path.getsize(bomb) < 1 << 20
+  with pytest.raises(InputError, match="bomb.png.*(pixels|bomb)"):
+    inputs.read_image(bomb)
+
+
+def test_an_ink_given_to_an_image_model_is_refused(workdir):
+  rng = np.random.default_rng(0)
+  ink = synthetic.write_line("ink", synthetic.sample_writer(rng), rng)
+  with pytest.raises(InputError, match="reads image, not ink"):
+    Predictor(workdir).prepare(ink, "line.inkml")
