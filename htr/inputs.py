@@ -33,7 +33,7 @@ def kind_of(value: Input) -> str:
 def read_ink(path: str | os.PathLike) -> Ink:
   """An ink file by its content: W3C InkML or an IAM-OnDB line XML."""
   from htr.ink import iam_ondb, inkml
-  from htr.ink.xml_source import utf16_as_utf8
+  from htr.xml_source import utf16_as_utf8
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise InputError("no such file", path=path)
@@ -98,7 +98,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def read_file(path: str | os.PathLike) -> Input:
   """Ink or an image, by the file's content (not its name)."""
-  from htr.ink.xml_source import utf16_as_utf8
+  from htr.xml_source import utf16_as_utf8
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise InputError("no such file", path=path)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from etils import epath
 
 from htr.errors import InputError
-from htr.ink.xml_source import MAX_BYTES
+from htr.xml_source import MAX_BYTES
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from htr.errors import InputError, InputTooLarge
 from htr.ink.ink import Ink, validate
-from htr.ink.xml_source import MAX_BYTES, MAX_POINTS, Source, parse_xml, read_source
+from htr.xml_source import MAX_BYTES, MAX_POINTS, Source, parse_xml, read_source
 
 ROOT = "WhiteboardCaptureSession"
 

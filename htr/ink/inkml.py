@@ -20,7 +20,7 @@ import numpy as np
 
 from htr.errors import InputError, InputTooLarge
 from htr.ink.ink import Ink, validate
-from htr.ink.xml_source import MAX_BYTES, MAX_POINTS, Source, parse_xml, read_source
+from htr.xml_source import MAX_BYTES, MAX_POINTS, Source, parse_xml, read_source
 
 NAMESPACE = "http://www.w3.org/2003/InkML"
 # Seconds per unit of the T channel. InkML has no default; devices log milliseconds.

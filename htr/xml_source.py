@@ -1,4 +1,5 @@
-"""Safe loading of XML ink files, shared by every ink reader.
+"""Safe loading of XML files, shared by every reader of ink (InkML, IAM-OnDB) and of
+pages (ALTO, PAGE-XML).
 
 Size limits are checked before parsing and defusedxml refuses entity bombs and
 external references, so a hostile or broken file becomes an InputError, not a hang.
