@@ -168,8 +168,7 @@ def _read_alto(root, path: str) -> Page:
       else:
         raise InputError("a TextLine without a Polygon or a box", path=where)
       baseline_text = element.get("BASELINE")
-      left, top, right, _ = (polygon[:, 0].min(), polygon[:, 1].min(), polygon[:, 0].max(),
-                             polygon[:, 1].max())
+      left, right = polygon[:, 0].min(), polygon[:, 0].max()
       if baseline_text is None:
         baseline = np.array([[left, polygon[:, 1].max()], [right, polygon[:, 1].max()]],
                             np.float32)
