@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from htr.errors import InputError
 from htr.image import canvas
@@ -106,3 +106,31 @@ def degrade(ink: np.ndarray, rng: np.random.Generator, *, p_ruling: float = 0.3,
     buffer.seek(0)
     pixels = np.asarray(Image.open(buffer).convert("RGB"))
   return pixels
+
+
+def crop_line(page: np.ndarray, polygon: np.ndarray, baseline: np.ndarray, *,
+              margin: int = 4) -> np.ndarray:
+  """The line inside `polygon` cut from a page image (uint8 `[H, W]` or `[H, W, 3]`),
+  the rest of its box filled with the paper's colour and rotated so that `baseline`
+  (left to right) runs horizontally: marginal notes slope, the recogniser reads rows."""
+  left, top = np.floor(polygon.min(0)).astype(int) - margin
+  right, bottom = np.ceil(polygon.max(0)).astype(int) + margin + 1
+  left, top = max(left, 0), max(top, 0)
+  right, bottom = min(right, page.shape[1]), min(bottom, page.shape[0])
+  if right - left < 2 or bottom - top < 2:
+    raise InputError(f"a line polygon of {right - left}x{bottom - top} pixels")
+  crop = Image.fromarray(np.ascontiguousarray(page[top:bottom, left:right]))
+  mask = Image.new("L", crop.size, 0)
+  ImageDraw.Draw(mask).polygon([(float(x - left), float(y - top)) for x, y in polygon], fill=255)
+  paper = tuple(int(v) for v in np.median(np.asarray(crop).reshape(-1, len(crop.getbands())),
+                                           axis=0))
+  inside = Image.new(crop.mode, crop.size, paper if len(paper) > 1 else paper[0])
+  inside.paste(crop, mask=mask)
+  (x0, y0), (x1, y1) = baseline[0], baseline[-1]
+  angle = float(np.degrees(np.arctan2(y1 - y0, max(x1 - x0, 1e-6))))
+  if abs(angle) > 0.5:
+    fill = paper if len(paper) > 1 else paper[0]
+    inside = inside.rotate(angle, Image.Resampling.BILINEAR, expand=True, fillcolor=fill)
+    mask = mask.rotate(angle, Image.Resampling.NEAREST, expand=True, fillcolor=0)
+  box = mask.getbbox()
+  return np.asarray(inside.crop(box) if box else inside)

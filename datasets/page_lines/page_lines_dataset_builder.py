@@ -1,0 +1,134 @@
+"""Text lines cut from page ground truth: page images with ALTO or PAGE-XML files.
+
+The manual dir holds page images and their XML (any format `htr.image.pages` reads, in
+any subfolders). Each line is cut by its polygon and straightened by its baseline
+(`htr.image.lines.crop_line`) and kept with its text, line type (handwritten,
+typewritten, printed, signature...) and page. Pages are split, never lines: pages whose
+images are byte-identical (one image under two names, two transcriptions) form one
+group, and groups in sha256 order go every 8th to `validation` (from the 1st) and to
+`test` (from the 5th), the rest to `train` (a split that gets no page is not generated).
+Nothing is dropped silently:
+`info.metadata` lists unreadable pages, pages without an image, lines without text or
+too small to cut, and the pages of each split.
+
+Configs: `all` (every line) and `handwritten` (handwritten lines only).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+
+import numpy as np
+import tensorflow_datasets as tfds
+from absl import logging
+from etils import epath
+
+from htr.errors import InputError
+from htr.image import lines as lines_lib
+from htr.image import pages
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass(eq=False)
+class PageLinesConfig(tfds.core.BuilderConfig):
+  """Attributes:
+    types: line types kept (empty: all).
+  """
+
+  types: tuple[str, ...] = ()
+
+
+def split_of(rank: int) -> str:
+  """The split of the `rank`-th page group in sha256 order."""
+  return {0: "validation", 4: "test"}.get(rank % 8, "train")
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+  """Lines of real pages, cropped and straightened, with text and line type."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+  Put page images (JPEG, PNG, TIFF) and their ground truth (ALTO v2-v4 or PAGE-XML
+  2010-2019, as eScriptorium, kraken and Transkribus export it) in one folder, in any
+  subfolders. Each XML names its image; it is looked up next to the XML."""
+  BUILDER_CONFIGS = [
+      PageLinesConfig(name="all", description="Every line with text."),
+      PageLinesConfig(name="handwritten", description="Handwritten lines only.",
+                      types=("handwritten",)),
+  ]
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            "id": tfds.features.Text(),
+            "image": tfds.features.Image(shape=(None, None, 3), encoding_format="png"),
+            "text": tfds.features.Text(),
+            "line_type": tfds.features.Text(),
+            "page": tfds.features.Text(),
+        }),
+        metadata=tfds.core.MetadataDict(),
+    )
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    manual_dir = epath.Path(dl_manager.manual_dir)
+    report = {key: {} for key in ("unreadable_pages", "pages_without_image",
+                                  "lines_without_text", "lines_not_cut")}
+    groups = collections.defaultdict(list)  # Image sha256 -> [(xml path, page)].
+    xmls = sorted(folder / name for folder, _, names in manual_dir.walk() for name in names
+                  if name.lower().endswith(".xml"))
+    if not xmls:
+      raise InputError("no ALTO or PAGE-XML files; see the manual download instructions",
+                       path=manual_dir)
+    for xml in xmls:
+      try:
+        page = pages.read_page(str(xml))
+      except InputError as e:
+        report["unreadable_pages"][str(xml.relative_to(manual_dir))] = e.reason
+        continue
+      image = epath.Path(page.image)
+      if not image.exists():
+        report["pages_without_image"][str(xml.relative_to(manual_dir))] = page.image
+        continue
+      groups[hashlib.sha256(image.read_bytes()).hexdigest()].append((xml, page))
+    assigned = {split: [] for split in SPLITS}
+    for rank, digest in enumerate(sorted(groups)):
+      assigned[split_of(rank)].extend(groups[digest])
+    report["pages"] = {split: [str(x.relative_to(manual_dir)) for x, _ in entries]
+                       for split, entries in assigned.items()}
+    for reason in ("unreadable_pages", "pages_without_image"):
+      for name, why in report[reason].items():
+        logging.warning("page_lines: %s: %s (%s)", reason, name, why)
+    self.info.metadata.update(dict(report))
+    # A split without a line to keep (a manual dir of a few pages) is not generated:
+    # TFDS cannot write an empty one. `metadata["pages"]` shows what it holds.
+    types = self.builder_config.types
+    return {split: self._generate_examples(entries, manual_dir, report)
+            for split, entries in assigned.items()
+            if any(line.text and (not types or line.type in types)
+                   for _, page in entries for line in page.lines)}
+
+  def _generate_examples(self, entries, manual_dir: epath.Path, report):
+    from PIL import Image
+    types = self.builder_config.types
+    for xml, page in entries:
+      name = str(xml.relative_to(manual_dir))
+      with Image.open(page.image) as opened:
+        pixels = np.asarray(opened.convert("RGB"))
+      for line in page.lines:
+        if types and line.type not in types:
+          continue
+        key = f"{name}#{line.id}"
+        if not line.text:
+          report["lines_without_text"][key] = line.type
+          continue
+        try:
+          crop = lines_lib.crop_line(pixels, line.polygon, line.baseline)
+        except InputError as e:
+          report["lines_not_cut"][key] = e.reason
+          continue
+        yield key, {"id": key, "image": np.ascontiguousarray(crop[..., :3]),
+                    "text": line.text, "line_type": line.type, "page": name}
