@@ -65,7 +65,8 @@ def write_fixture(root) -> dict:
   (root / "broken.xml").write_text("<alto><Layout>", encoding="utf-8")
   (root / "orphan.xml").write_text(PAGE.format(image="nowhere.jpg", first="a", second="b"),
                                    encoding="utf-8")
-  return {"lines_all": 6, "lines_handwritten": 1, "duplicates": ("alto_page.xml",
-                                                                  "same image.xml"),
+  # PAGE lines are untyped, and "handwritten" keeps those.
+  return {"lines_all": 6, "lines_handwritten": 5,
+          "duplicates": ("alto_page.xml", "same image.xml"),
           "unreadable": "broken.xml", "orphan": "orphan.xml",
           "without_text": "alto_page.xml#l3"}

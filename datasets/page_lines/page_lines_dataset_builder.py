@@ -11,7 +11,8 @@ Nothing is dropped silently:
 `info.metadata` lists unreadable pages, pages without an image, lines without text or
 too small to cut, and the pages of each split.
 
-Configs: `all` (every line) and `handwritten` (handwritten lines only).
+Configs: `all` (every line) and `handwritten` (handwritten lines, and untyped ones:
+PAGE exports rarely type their lines, and the lines they transcribe are the handwriting).
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   subfolders. Each XML names its image; it is looked up next to the XML."""
   BUILDER_CONFIGS = [
       PageLinesConfig(name="all", description="Every line with text."),
-      PageLinesConfig(name="handwritten", description="Handwritten lines only.",
-                      types=("handwritten",)),
+      # Untyped lines count as handwritten: PAGE exports (Transkribus) rarely type
+      # lines, and their transcribed lines are the handwriting.
+      PageLinesConfig(name="handwritten", types=("handwritten", ""),
+                      description="Handwritten lines, and untyped ones."),
   ]
 
   def _info(self) -> tfds.core.DatasetInfo:
