@@ -10,8 +10,14 @@ Train on IAM-OnDB's real strokes rendered the same way (files in ~/iam_ondb):
 Read images of lines with it:
   htr recognize --workdir=/tmp/htr/offline line.png photo_of_a_word.jpg
 
-Arguments (after the colon): data=synthetic|iam_ondb, size=tiny|small|base, runlocal
-(two steps with small batches on tiny data, for laptops and tests).
+Fine-tune on handwritten lines of real pages (ALTO or PAGE-XML in ~/pages, see
+datasets/page_lines), starting from a model trained on rendered ink:
+  python -m htr.main --config=configs/offline_crnn.py:data=pages \
+      --config.data.manual_dir=~/pages --config.init_from=/tmp/htr/offline_iam \
+      --config.optimizer.learning_rate=3e-4 --workdir=/tmp/htr/offline_pages
+
+Arguments (after the colon): data=synthetic|iam_ondb|pages, size=tiny|small|base,
+runlocal (two steps with small batches on tiny data, for laptops and tests).
 
 The task is htr's CTC task, unchanged: this family is this file and htr/models/crnn.py.
 Lines come from ink builders and are rendered, degraded into a scan or a photo
@@ -37,6 +43,7 @@ DATASETS = {
     # name, train split, eval split, test split
     "synthetic": ("synthetic_ink/small", "train", "validation", "test"),
     "iam_ondb": ("iam_ondb", "trainset", "testset_v", "testset_f"),
+    "pages": ("page_lines/handwritten", "train", "validation", "test"),  # Real page lines.
 }
 
 _LABELS = "|encode_text(alphabet={alphabet!r})|keep(keys=('id', 'inputs', 'labels'))"
@@ -51,6 +58,8 @@ _PP_EVAL = ("decode_ink|render_ink(height={render_height}, pen_width=2.5)"
 
 def get_config(arg=None):
   arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False)
+  if arg.data not in DATASETS:
+    raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
   config = config_lib.trainer_defaults(ml_collections.ConfigDict())
   config.task = "ctc"                 # htr/tasks/ctc.py: the same task as online ink.
   config.alphabet = "iam_ondb"        # Alphabet name (htr/text/alphabet.py) or "chars:abc...".
@@ -79,6 +88,10 @@ def get_config(arg=None):
   data.skip_bad = False               # Skip (and log) bad samples instead of failing.
   data.num_threads = 2                # Preprocessing threads per process.
   data.prefetch = 8                   # Batches prefetched per process.
+
+  if arg.data == "pages":  # Stored line images: read, then labelled.
+    data.pp_train = data.pp_eval = _READ.lstrip("|") + _LABELS
+    data.skip_bad = True  # Lines with characters outside the alphabet: logged, skipped.
 
   config.model = ml_collections.ConfigDict(dict(name="crnn", **SIZES[arg.size]))
   config.model.conv_dropout = 0.1     # Dropout after each conv block.

@@ -128,3 +128,16 @@ def test_an_ink_given_to_an_image_model_is_refused(workdir):
   ink = synthetic.write_line("ink", synthetic.sample_writer(rng), rng)
   with pytest.raises(InputError, match="reads image, not ink"):
     Predictor(workdir).prepare(ink, "line.inkml")
+
+
+def test_real_page_lines_train_the_crnn(tmp_path, load_config):
+  """data=pages: lines cut from ALTO/PAGE-XML pages (the page_lines fixture) train the
+  same model, one step on 8 devices."""
+  from htr_datasets.page_lines import fixture
+  fixture.write_fixture(tmp_path / "manual")
+  config = load_config("offline_crnn", "data=pages,runlocal,size=tiny")
+  config.data.data_dir = str(tmp_path / "data")
+  config.data.manual_dir = str(tmp_path / "manual")
+  config.num_train_steps = 1
+  metrics = train.train_and_evaluate(config, str(tmp_path / "work"))
+  assert metrics["num_examples"] > 0 and np.isfinite(metrics["cer"])
