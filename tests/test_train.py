@@ -135,7 +135,8 @@ def test_eval_report_and_recognition(data_dir, tmp_path, tiny):
   report = evaluate.evaluate(config, str(tmp_path), split="test")
   saved = json.load(open(tmp_path / "eval_synthetic_ink_tiny_test.json"))
   assert saved["metrics"] == report["metrics"]
-  assert {"cer", "wer"} <= set(saved["metrics"])
+  assert {"cer", "wer", "char_accuracy", "mean_normalised_edit_distance"} <= set(saved["metrics"])
+  assert 0.0 <= saved["metrics"]["mean_normalised_edit_distance"] <= 1.0
   assert len(saved["predictions"]) == report["metrics"]["num_examples"] > 0
   assert saved["worst"][0]["cer"] == max(p["cer"] for p in saved["predictions"])
 

@@ -135,9 +135,16 @@ class Task(base.Task):
   def summarize(self, records):
     refs = [r["reference"] for r in records]
     hyps = [r["prediction"] for r in records]
-    return {"cer": float(metrics.CharacterErrorRate.from_strings(refs, hyps).compute()),
+    cer = float(metrics.CharacterErrorRate.from_strings(refs, hyps).compute())
+    # Seed 004's word-reading report: character accuracy and the mean edit distance
+    # normalised by the longer string (in [0, 1] per sample, unlike CER).
+    normalised = [r["edits"] / max(len(r["reference"]), len(r["prediction"]), 1)
+                  for r in records]
+    return {"cer": cer,
             "wer": float(metrics.WordErrorRate.from_strings(refs, hyps).compute()),
             "exact_match": float(metrics.ExactMatch.from_strings(refs, hyps).compute()),
+            "char_accuracy": max(0.0, 1.0 - cer),
+            "mean_normalised_edit_distance": float(np.mean(normalised)) if records else 0.0,
             "num_examples": float(len(records))}
 
   def worst(self, records, n):
