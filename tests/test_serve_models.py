@@ -304,6 +304,24 @@ def test_drawing_page_recognises_what_is_written(server, browser):
   page.close()
 
 
+def test_drawing_page_reads_an_opened_image(server, browser, tmp_path):
+  """An image file opened on the page goes to an image model as it is, and is shown."""
+  path = tmp_path / "seven.png"
+  path.write_bytes(_png(DIGITS["7"]))
+  page = browser.new_page()
+  page.goto(server)
+  page.wait_for_selector("body[data-ready='1']")
+  page.set_input_files("#upload", str(path))
+  _top1(page, "7")
+  assert "seven.png" in page.locator("#status").inner_text()
+  # The pad shows the image: dark pixels where the 7 was drawn.
+  dark = page.evaluate("() => { const d = document.getElementById('pad').getContext('2d')"
+                       ".getImageData(0, 0, 900, 300).data; let n = 0;"
+                       " for (let i = 0; i < d.length; i += 4) if (d[i] < 100) n++; return n; }")
+  assert dark > 500
+  page.close()
+
+
 def test_drawing_page_sends_timed_strokes_to_ink_models(server, browser):
   """The page's pointer handling: strokes of [x, y, t] with t rising, as the page
   would send them to an ink model (read from the page's state)."""

@@ -202,6 +202,47 @@ async function recognise() {
   }
 }
 
+// A photo or scan for a model that reads images: shown on the pad, sent as it is.
+document.getElementById("upload").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  event.target.value = "";
+  const m = model();
+  if (!file || !m) return;
+  if (!takesImages(m)) { setStatus(`${m.name} reads ink, not images`, true); return; }
+  strokes = [];
+  current = null;
+  t0 = null;
+  cleared += 1;
+  dirty = false;
+  redraw();
+  try {
+    const bitmap = await createImageBitmap(file);
+    const scale = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
+    ctx.drawImage(bitmap, 0, 0, bitmap.width * scale, bitmap.height * scale);
+  } catch (e) {
+    setStatus(`cannot show ${file.name}; sending it anyway`, true);
+  }
+  const form = new FormData();
+  form.append("file", file, file.name);
+  inFlight = true;
+  lastSent = performance.now();
+  try {
+    const response = await fetch(`/v1/models/${encodeURIComponent(m.name)}/image`,
+                                 {method: "POST", headers: headers(), body: form});
+    if (!response.ok) {
+      setStatus(await errorText(response), true);
+      showResult(null);
+    } else {
+      showResult(await response.json());
+      setStatus(`${file.name}: ${Math.round(performance.now() - lastSent)} ms`, false);
+    }
+  } catch (e) {
+    setStatus(`request failed: ${e}`, true);
+  } finally {
+    inFlight = false;
+  }
+});
+
 function showResult(result) {
   textOut.textContent = result && result.text != null ? result.text : "";
   textOut.className = "text" + (result && /latex/.test(result.kind) ? " latex" : "");
