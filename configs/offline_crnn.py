@@ -16,7 +16,7 @@ datasets/page_lines), starting from a model trained on rendered ink:
       --config.data.manual_dir=~/pages --config.init_from=/tmp/htr/offline_iam \
       --config.optimizer.learning_rate=3e-4 --workdir=/tmp/htr/offline_pages
 
-Arguments (after the colon): data=synthetic|iam_ondb|pages, size=tiny|small|base,
+Arguments (after the colon): data=synthetic|iam_ondb|pages|kaggle_names, size=tiny|small|base,
 runlocal (two steps with small batches on tiny data, for laptops and tests).
 
 The task is htr's CTC task, unchanged: this family is this file and htr/models/crnn.py.
@@ -44,6 +44,7 @@ DATASETS = {
     "synthetic": ("synthetic_ink/small", "train", "validation", "test"),
     "iam_ondb": ("iam_ondb", "trainset", "testset_v", "testset_f"),
     "pages": ("page_lines/handwritten", "train", "validation", "test"),  # Real page lines.
+    "kaggle_names": ("kaggle_names", "train", "validation", "test"),  # Seed 004's names.
 }
 
 _LABELS = "|encode_text(alphabet={alphabet!r})|keep(keys=('id', 'inputs', 'labels'))"
@@ -89,7 +90,7 @@ def get_config(arg=None):
   data.num_threads = 2                # Preprocessing threads per process.
   data.prefetch = 8                   # Batches prefetched per process.
 
-  if arg.data == "pages":  # Stored line images: read, then labelled.
+  if arg.data in ("pages", "kaggle_names"):  # Stored line images: read, then labelled.
     data.pp_train = data.pp_eval = _READ.lstrip("|") + _LABELS
     data.skip_bad = True  # Lines with characters outside the alphabet: logged, skipped.
 

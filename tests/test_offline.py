@@ -130,12 +130,15 @@ def test_an_ink_given_to_an_image_model_is_refused(workdir):
     Predictor(workdir).prepare(ink, "line.inkml")
 
 
-def test_real_page_lines_train_the_crnn(tmp_path, load_config):
-  """data=pages: lines cut from ALTO/PAGE-XML pages (the page_lines fixture) train the
-  same model, one step on 8 devices."""
-  from htr_datasets.page_lines import fixture
+@pytest.mark.parametrize("data", ["pages", "kaggle_names"])
+def test_stored_line_images_train_the_crnn(tmp_path, load_config, data):
+  """data=pages (lines cut from ALTO/PAGE-XML pages) and data=kaggle_names (seed 004's
+  name fields), each from its builder's fixture, train the same model on 8 devices."""
+  import importlib
+  fixture = importlib.import_module(f"htr_datasets.{'page_lines' if data == 'pages' else data}"
+                                    ".fixture")
   fixture.write_fixture(tmp_path / "manual")
-  config = load_config("offline_crnn", "data=pages,runlocal,size=tiny")
+  config = load_config("offline_crnn", f"data={data},runlocal,size=tiny")
   config.data.data_dir = str(tmp_path / "data")
   config.data.manual_dir = str(tmp_path / "manual")
   config.num_train_steps = 1
