@@ -8,7 +8,6 @@ import io
 import pathlib
 import zipfile
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 ROWS = {
