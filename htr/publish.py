@@ -35,6 +35,18 @@ def eval_config(config: ml_collections.ConfigDict, *, data_dir: str | None = Non
   return config
 
 
+def portable(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The config as an entry keeps it: no folder of the machine it was trained on (data
+  dirs, a workdir it started from); who uses the entry points it at their own data."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.data.data_dir = None
+  config.data.manual_dir = None
+  source = config.get("init_from")
+  if source and not zoo.is_source(source):
+    config.init_from = os.path.basename(os.path.normpath(source))
+  return config
+
+
 def _chain(config: ml_collections.ConfigDict, run: dict[str, Any]) -> list[dict[str, Any]]:
   """The runs behind an entry: those of the entry this run started from, then this one."""
   source = config.get("init_from")
@@ -53,14 +65,14 @@ def add(workdir: str, name: str, *, splits: list[str], weights: str = "int8",
   task, variables, config = checkpoint.restore_for_inference(workdir)
   progress = checkpoint.best_progress(workdir)
   run = {"workdir": os.path.basename(os.path.normpath(workdir)), "command": train_command,
-         "data": config.data.name, "init_from": config.get("init_from"),
+         "data": config.data.name, "init_from": portable(config).get("init_from"),
          "best_step": progress["best_step"], "cpu_hours": cpu_hours}
   chain = _chain(config, run)
   folder = folder or os.path.join(zoo.ENTRIES, name)
   about = {"description": description, "default_for": list(default_for), "licence": licence,
            "training": {"chain": chain, "steps": sum(r["best_step"] for r in chain),
                         "cpu_hours": round(sum(r["cpu_hours"] for r in chain), 2)}}
-  written = zoo.write_entry(folder, name=name, variables=variables, config=config,
+  written = zoo.write_entry(folder, name=name, variables=variables, config=portable(config),
                             task_metadata=task.metadata(), accepts=list(task.accepts),
                             weights=weights, about=about)
   measured = eval_config(config, data_dir=data_dir, manual_dir=manual_dir,

@@ -57,6 +57,9 @@ def test_an_entry_holds_everything_its_manifest_promises(entries):
     assert 0 <= manifest["metrics"]["synthetic_ink/tiny/test"]["cer"]
     assert manifest["training"]["chain"][0]["best_step"] == 2
     assert sorted(os.listdir(entry.path)) == [zoo.MANIFEST, zoo.WEIGHTS]
+    # No folder of the machine it was made on: users point it at their own data.
+    assert manifest["config"]["data"]["data_dir"] is None
+    assert manifest["config"]["data"]["manual_dir"] is None
   # int8 kernels: a quarter of float32's bytes, give or take the float32 biases.
   assert (entries["int8"].manifest["weights"]["bytes"]
           < 0.5 * entries["float32"].manifest["weights"]["bytes"])
@@ -162,4 +165,6 @@ def test_shipped_entries_match_their_manifests():
     task = get_task(config, task_metadata)
     assert list(task.accepts) == manifest["accepts"]
     assert manifest["metrics"] and manifest["evaluation"]["command"]
+    assert manifest["config"]["data"]["data_dir"] is None
+    assert manifest["config"]["data"]["manual_dir"] is None
   assert total <= zoo.MAX_TOTAL_BYTES
