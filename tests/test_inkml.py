@@ -183,3 +183,19 @@ def test_deeply_nested_documents_are_refused_before_they_recurse():
     inkml.read_inkml(deep, name="deep.inkml")
   nested = doc("<traceGroup>" * 5 + "<trace>1 2, 3 4</trace>" + "</traceGroup>" * 5)
   assert inkml.read_inkml(nested).ink.num_points == 2
+
+
+def test_symbol_segmentation_is_read():
+  """CROHME's traceGroups: a group of groups holds the symbols; each symbol names its
+  traces by xml:id; an empty trace is no stroke, and references shift past it."""
+  data = doc('<trace xml:id="a">1 2, 3 4</trace><trace xml:id="b"> </trace>'
+             '<trace xml:id="c">5 6, 7 8</trace><trace xml:id="d">9 9, 9 8</trace>'
+             '<traceGroup xml:id="g"><annotation type="truth">Segmentation</annotation>'
+             '<traceGroup><annotation type="truth">x</annotation>'
+             '<traceView traceDataRef="a"/><traceView traceDataRef="c"/></traceGroup>'
+             '<traceGroup><annotation type="truth">\\lt</annotation>'
+             '<traceView traceDataRef="d"/></traceGroup>'
+             '<traceGroup><traceView traceDataRef="b"/></traceGroup></traceGroup>')
+  document = inkml.read_inkml(data)
+  assert document.ink.num_strokes == 3
+  assert document.symbols == (("x", (0, 1)), ("\\lt", (2,)), ("", ()))

@@ -22,6 +22,7 @@ from htr.errors import InputError, InputTooLarge
 from htr.ink.ink import Ink, validate
 from htr.xml_source import MAX_BYTES, MAX_POINTS, Source, parse_xml, read_source
 
+_XML = "http://www.w3.org/XML/1998/namespace"
 NAMESPACE = "http://www.w3.org/2003/InkML"
 # Seconds per unit of the T channel. InkML has no default; devices log milliseconds.
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, None: 1e-3}
@@ -39,10 +40,14 @@ class InkmlDocument:
     annotations: text of the top-level `<annotation>`s by `type` (first one wins). An
       untyped annotation is taken as "truth" when no typed truth exists, as some CROHME
       files put their LaTeX there.
+    symbols: the symbol segmentation (CROHME): each `<traceGroup>` that refers to traces
+      itself (`<traceView traceDataRef=...>`), as (its truth annotation, the indices of
+      its strokes in `ink`), in document order; a group whose label is missing has "".
   """
 
   ink: Ink
   annotations: dict[str, str]
+  symbols: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 def _local(tag: str) -> str:
@@ -162,11 +167,12 @@ def read_inkml(source: Source, *, name: str | None = None, max_points: int = MAX
   traces = [e for e in root.iter() if _local(e.tag) == "trace"]
   if not traces:
     raise InputError("no traces", path=path)
-  strokes, total = [], 0
+  strokes, total, stroke_of_trace = [], 0, {}
   for index, trace in enumerate(traces):
     text = trace.text or ""
     if not text.strip():  # No ink, as an empty IAM-OnDB <Stroke/>: nothing to keep.
       continue
+    stroke_of_trace[_trace_id(trace, index)] = len(strokes)
     # A trace has at least as many points as commas (one may trail): refuse before
     # parsing, which costs ~100x the file's size in memory.
     if total + text.count(",") > max_points:
@@ -184,7 +190,25 @@ def read_inkml(source: Source, *, name: str | None = None, max_points: int = MAX
     for stroke in strokes:  # Rebased in float64: T may be epoch milliseconds.
       stroke[:, 2] = (stroke[:, 2] - t0) * time_scale
   ink = Ink.from_strokes(strokes)
-  return InkmlDocument(validate(ink, path=path, max_points=max_points), _annotations(root))
+  return InkmlDocument(validate(ink, path=path, max_points=max_points), _annotations(root),
+                       _symbols(root, stroke_of_trace))
+
+
+def _trace_id(trace, index: int) -> str:
+  """A trace's `xml:id` (or `id`), else its position, as CROHME's references use."""
+  return trace.get(f"{{{_XML}}}id") or trace.get("id") or str(index)
+
+
+def _symbols(root, stroke_of_trace: dict[str, int]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+  symbols = []
+  for group in (e for e in root.iter() if _local(e.tag) == "traceGroup"):
+    refs = [v.get("traceDataRef") for v in group if _local(v.tag) == "traceView"]
+    if not refs:
+      continue  # A group of groups ("Segmentation"): its symbols are its children.
+    label = next(((a.text or "").strip() for a in group if _local(a.tag) == "annotation"
+                  and a.get("type", "truth") == "truth"), "")
+    symbols.append((label, tuple(stroke_of_trace[r] for r in refs if r in stroke_of_trace)))
+  return tuple(symbols)
 
 
 def _annotations(root) -> dict[str, str]:
