@@ -17,9 +17,14 @@ synthetic writers in the EMNIST convention (`synthetic_chars/symbols`, built off
   python -m htr.main --config=configs/char_cnn.py:data=emnist94,size=base \
       --workdir=/tmp/htr/emnist94
 
-Arguments (after the colon): data=digits|synthetic94|emnist94|emnist/<byclass|bymerge|
-balanced|letters|digits|mnist>, model=cnn|resnet, size=tiny|small|base, runlocal (two
-steps with small batches on tiny data, for laptops and tests).
+Real isolated symbols (CROHME's segmented expressions, ~/crohme as for configs/math_swin.py)
+mixed with synthetic glyphs and real digits, validated on writers it never saw:
+  python -m htr.main --config=configs/char_cnn.py:data=real94 \
+      --config.data.manual_dir=~/crohme --workdir=/tmp/htr/real94
+
+Arguments (after the colon): data=digits|synthetic94|emnist94|real94|emnist/<byclass|
+bymerge|balanced|letters|digits|mnist>, model=cnn|resnet, size=tiny|small|base, runlocal
+(two steps with small batches on tiny data, for laptops and tests).
 """
 
 import ml_collections
@@ -53,6 +58,9 @@ DATASETS = {
     "synthetic94": ("synthetic_chars/small", "chars94", "train", "validation", "test"),
     # A mixture (`_EMNIST94`): the splits are logical names each component maps.
     "emnist94": ("emnist94", "chars94", "train", "validation", "test"),
+    # A mixture (`_real94_mixture`): CROHME's real symbols (writers of the 2013 test
+    # files held out), synthetic glyphs and real digits.
+    "real94": ("real94", "chars94", "train", "validation", "test"),
 }
 # EMNIST has no validation split: the last 10% of train is held out for early
 # stopping, so the test split is never looked at while training.
@@ -83,6 +91,23 @@ def _emnist94_mixture(symbols: str) -> ml_collections.ConfigDict:
   })
 
 
+def _real94_mixture() -> ml_collections.ConfigDict:
+  """Real isolated symbols from CROHME (crohme_symbols/chars94: digits, letters,
+  operators, brackets; the 2014 training writers train, the 2013 test writers validate
+  and test), synthetic 94-class glyphs for the classes CROHME lacks or has few of, and
+  scikit-learn's real digits. Weights are shares of training examples."""
+  held_out = dict(train="train", validation="validation", test="validation")
+  return ml_collections.ConfigDict({
+      "crohme": dict(name="crohme_symbols/chars94", weight=0.5, splits=held_out,
+                     pp="render_glyph|char_label(classes='chars94')"),
+      "synthetic": dict(name="synthetic_chars/small", weight=0.4, pp="decode_image",
+                        splits=dict(train="train", validation="validation", test="test")),
+      "digits": dict(name="sklearn_digits", weight=0.1,
+                     pp="decode_image|relabel(from_classes='digits', to_classes='chars94')",
+                     splits=dict(train="train", validation="validation", test="test")),
+  })
+
+
 # Mild, label-preserving distortions: more would turn some classes into others
 # (rotated 6/9, sheared l/1//, thickened o/0/O), as the seed's augmentation did.
 _AUGMENT = ("|random_affine_image(p=0.8, rotation_deg=10.0, scale=0.12, shear=0.25,"
@@ -104,13 +129,14 @@ def get_config(arg=None):
   data = config.data
   emnist = name.startswith("emnist")
   decode = (_EMNIST_PP + _EMNIST_RELABEL.get(name, "") if name.startswith("emnist/")
-            else "" if name == "emnist94" else "decode_image")
+            else "" if name in ("emnist94", "real94") else "decode_image")
   # EMNIST records have no id.
   keep = "|keep(keys=('image', 'label'))" if emnist else "|keep(keys=('id', 'image', 'label'))"
   data.name = name                    # TFDS name (datasets/ holds htr's builders).
   # Several datasets mixed into each split: {component: name, weight (share of training
   # examples), pp (its own ops, before pp_train/pp_eval), splits (logical -> its split)}.
-  data.mixture = _emnist94_mixture("synthetic_chars/symbols") if name == "emnist94" else {}
+  data.mixture = ({"emnist94": _emnist94_mixture("synthetic_chars/symbols"),
+                   "real94": _real94_mixture()}.get(name, {}))
   data.data_dir = config_dict.placeholder(str)  # TFDS data dir (None: ~/tensorflow_datasets).
   data.manual_dir = config_dict.placeholder(str)  # Downloaded files (EMNIST's gzip.zip).
   data.train_split = train_split      # Split trained on.
@@ -151,4 +177,6 @@ def get_config(arg=None):
       data.name = "synthetic_chars/tiny"
     if arg.data == "emnist94":
       data.mixture.symbols.name = "synthetic_chars/tiny"
+    if arg.data == "real94":
+      data.mixture.synthetic.name = "synthetic_chars/tiny"
   return config

@@ -9,6 +9,8 @@ import numpy as np
 from PIL import Image
 
 from htr import metrics
+from htr.ink import records
+from htr.ink.ink import Ink
 from htr.tasks import classify
 
 
@@ -122,27 +124,37 @@ def test_char_cnn_config_variants(config_module):
   """Every data/model choice builds its ops and its task; EMNIST is transposed upright."""
   from htr.data import registry
   module = config_module("char_cnn")
-  num_classes = {"digits": 10, "synthetic94": 94, "emnist94": 94, "emnist/byclass": 62,
-                 "emnist/bymerge": 47, "emnist/balanced": 47, "emnist/letters": 26,
-                 "emnist/digits": 10, "emnist/mnist": 10}
+  num_classes = {"digits": 10, "synthetic94": 94, "emnist94": 94, "real94": 94,
+                 "emnist/byclass": 62, "emnist/bymerge": 47, "emnist/balanced": 47,
+                 "emnist/letters": 26, "emnist/digits": 10, "emnist/mnist": 10}
   assert set(num_classes) == set(module.DATASETS)
   image = np.zeros((28, 28, 1), np.uint8)
   image[3, 20] = 255
+  seven = records.ink_to_record(Ink.from_strokes([np.array(
+      [[0.0, 0, 0], [10, 0, 0.1], [4, 20, 0.2]])]))
   for data, n in num_classes.items():
     for model in ("cnn", "resnet"):
       config = module.get_config(f"data={data},model={model},size=base")
       assert len(classify.Task(config).classes) == n
     first_label = 1 if data == "emnist/letters" else 0
-    record = {"image": image, "label": np.int64(n - 1 + first_label), "id": b"x"}
-    # A mixture's components bring their records to a common form first.
+    # A mixture's components bring their records to a common form first: each gets a
+    # record of its own kind, and the label that record should end up with.
     parts = config.data.mixture.values() if config.data.mixture else [{"pp": ""}]
     for part in parts:
+      if "render_glyph" in part["pp"]:  # Real symbols: ink and their character.
+        record, label = {"ink": seven, "char": b"7", "id": b"x"}, 7
+      elif "from_classes='digits'" in part["pp"]:
+        record, label = {"image": image, "label": np.int64(9), "id": b"x"}, 9
+      else:
+        record = {"image": image, "label": np.int64(n - 1 + first_label), "id": b"x"}
+        label = n - 1
       stored = registry.build(part["pp"])(dict(record), np.random.default_rng(0))
       out = registry.build(config.data.pp_eval.format(**config.data))(
           stored, np.random.default_rng(0))
-      assert out["image"].shape == (28, 28, 1) and out["label"] == n - 1
-      transposed = data.startswith("emnist/") or "emnist" in part.get("name", "")
-      assert out["image"][20, 3, 0] == 1.0 if transposed else out["image"][3, 20, 0]
+      assert out["image"].shape == (28, 28, 1) and out["label"] == label
+      if "ink" not in record:
+        transposed = data.startswith("emnist/") or "emnist" in part.get("name", "")
+        assert out["image"][20, 3, 0] == 1.0 if transposed else out["image"][3, 20, 0]
       registry.build(config.data.pp_train.format(**config.data))(
           stored, np.random.default_rng(0))
 

@@ -7,13 +7,15 @@ outside them, kept with their own label so a config can select), and the express
 writer and sub-corpus, so validation can hold writers out. Splits follow the packages
 (see the `crohme` builder: 2014 training -> train, 2013 test -> validation, ...).
 
-Nothing is dropped silently: groups without a label or without strokes and unreadable
-files are counted in `info.metadata`, which also holds the class counts of each split.
+Configs: `all` and `chars94` (only symbols of the 94 classes). Nothing is dropped
+silently: groups without a label or without strokes, symbols outside the 94 classes and
+unreadable files are counted in `info.metadata`, with the class counts of each split.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import tensorflow_datasets as tfds
 from absl import logging
@@ -38,11 +40,25 @@ def to_char(label: str) -> str:
   return char if len(char) == 1 and char in charsets.CHARS94 else ""
 
 
+@dataclasses.dataclass(eq=False)
+class CrohmeSymbolsConfig(tfds.core.BuilderConfig):
+  """Attributes:
+    chars94_only: keep only symbols that are one of htr's 94 character classes.
+  """
+
+  chars94_only: bool = False
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
   """CROHME's symbols, one per example, with their labels and writers."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release."}
+  BUILDER_CONFIGS = [
+      CrohmeSymbolsConfig(name="all", description="Every labelled symbol."),
+      CrohmeSymbolsConfig(name="chars94", chars94_only=True,
+                          description="The symbols that are one of the 94 classes."),
+  ]
   MANUAL_DOWNLOAD_INSTRUCTIONS = """\
   The CROHME packages, as for the `crohme` builder (TrainINKML, TestINKMLGT, ...: folders
   or archives) in one folder."""
@@ -95,8 +111,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           report["groups_without_strokes"] += 1
           continue
         char = to_char(label)
+        if not char:
+          report["outside_94_classes"] += 1
+          if self.builder_config.chars94_only:
+            continue
         labels[label] += 1
-        report["outside_94_classes"] += not char
         ink = Ink.from_strokes([strokes[i] for i in sorted(set(stroke_ids))])
         key = f"{name.removesuffix('.inkml')}#{index}"
         yield key, {"id": key, "ink": records.ink_to_record(ink), "label": label,
