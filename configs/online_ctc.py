@@ -14,7 +14,6 @@ tests).
 """
 
 import ml_collections
-from ml_collections import config_dict
 
 from htr import config_lib
 
@@ -62,15 +61,8 @@ def get_config(arg=None):
   config.task = "ctc"                 # htr/tasks/ctc.py
   config.alphabet = "iam_ondb"        # Alphabet name (htr/text/alphabet.py) or "chars:abc...".
 
-  config.data = ml_collections.ConfigDict()
+  config.data = config_lib.dataset(*DATASETS[arg.data])
   data = config.data
-  name, train_split, eval_split, test_split = DATASETS[arg.data]
-  data.name = name                    # TFDS name (datasets/ holds htr's builders).
-  data.data_dir = config_dict.placeholder(str)  # TFDS data dir (None: ~/tensorflow_datasets).
-  data.manual_dir = config_dict.placeholder(str)  # Downloaded files, for datasets that need them.
-  data.train_split = train_split      # Split trained on.
-  data.eval_split = eval_split        # Split evaluated during training (early stopping).
-  data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
   data.alphabet = config.get_ref("alphabet")  # Same as config.alphabet (for the op specs).
   data.input_kind = "ink"             # What users give the model (htr/inputs.py).
   data.features = ("dx", "dy", "dt", "pen_up")  # Per-point input features (htr/ink/preprocess).
@@ -90,11 +82,7 @@ def get_config(arg=None):
   config.model.conv_dropout = 0.1     # Dropout in the conv blocks.
   config.model.lstm_dropout = 0.25    # Dropout after each BiLSTM layer.
 
-  config.decode = ml_collections.ConfigDict()
-  config.decode.beam_width = 1        # 1: greedy (in the jitted graph); >1: prefix beam search.
-  config.decode.lm_path = config_dict.placeholder(str)  # Char n-gram LM file for the beam.
-  config.decode.lm_alpha = 0.5        # LM weight.
-  config.decode.lm_beta = 1.0         # Insertion bonus per character.
+  config.decode = config_lib.ctc_decode()  # Greedy, or prefix beam search + LM.
 
   config.mesh = (("data", -1), ("model", arg.model_axis))  # Directions over "model".
   config.sharding_rules = SHARDING_RULES  # Which parameters split over "model".

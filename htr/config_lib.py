@@ -80,6 +80,29 @@ def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.Config
   return config
 
 
+def dataset(name: str, train_split: str, eval_split: str, test_split: str
+            ) -> ml_collections.ConfigDict:
+  """The `config.data` fields that say where examples come from (callers add the rest)."""
+  data = ml_collections.ConfigDict()
+  data.name = name                    # TFDS name (datasets/ holds htr's builders).
+  data.data_dir = config_dict.placeholder(str)  # TFDS data dir (None: ~/tensorflow_datasets).
+  data.manual_dir = config_dict.placeholder(str)  # Downloaded files, for datasets that need them.
+  data.train_split = train_split      # Split trained on.
+  data.eval_split = eval_split        # Split evaluated during training (early stopping).
+  data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
+  return data
+
+
+def ctc_decode() -> ml_collections.ConfigDict:
+  """`config.decode` of CTC models: greedy in the graph, or prefix beam search + LM."""
+  decode = ml_collections.ConfigDict()
+  decode.beam_width = 1               # 1: greedy (in the jitted graph); >1: prefix beam search.
+  decode.lm_path = config_dict.placeholder(str)  # Char n-gram LM file for the beam.
+  decode.lm_alpha = 0.5               # LM weight.
+  decode.lm_beta = 1.0                # Insertion bonus per character.
+  return decode
+
+
 def runlocal(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Two steps with batches of 8 and one eval batch: laptops and the tests."""
   config.num_train_steps = 2

@@ -15,6 +15,34 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "note
                                           "*.ipynb")))
 
 
+def _check_online_ink_ablation(text: str, figures: list[np.ndarray]) -> None:
+  # One CER per ablation arm (two steps of a tiny model insert freely: CER may pass 1).
+  rates = [float(line.rsplit("CER", 1)[1]) for line in text.splitlines() if " CER " in line]
+  assert len(rates) == 2 and all(np.isfinite(r) and r >= 0.0 for r in rates), text
+  (figure,) = figures  # The worst lines: real ink and captions, not an empty canvas.
+  assert figure.shape[0] >= 48 and figure.shape[1] >= 300
+  assert (figure < 128).mean() > 0.005
+
+
+def _check_zoo_characters(text: str, figures: list[np.ndarray]) -> None:
+  read, total = map(int, text.split(" read right")[0].rsplit("\n", 1)[-1].split(" of "))
+  assert 0 < total and 0 <= read <= total, text
+  accuracies = [float(line.rsplit(": ", 1)[1]) for line in text.splitlines()
+                if "digits accuracy" in line]
+  assert len(accuracies) == 2 and all(0.0 <= a <= 1.0 for a in accuracies), text
+  sheet, confusion = figures  # Glyphs with what was read, and the confusion matrix.
+  assert sheet.shape[1] == 8 * 56 and (sheet < 128).mean() > 0.01
+  assert min(confusion.shape) >= 40
+
+
+CHECKS = {"online_ink_ablation.ipynb": _check_online_ink_ablation,
+          "zoo_characters.ipynb": _check_zoo_characters}
+
+
+def test_every_notebook_has_its_checks():
+  assert sorted(CHECKS) == sorted(os.path.basename(p) for p in NOTEBOOKS)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_notebook_runs(path, tmp_path, monkeypatch):
   monkeypatch.setenv("HTR_NOTEBOOK_TINY", "1")
@@ -24,12 +52,7 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
                  resources={"metadata": {"path": os.path.dirname(path)}}).execute()
   outputs = [o for c in notebook.cells for o in c.get("outputs", [])]
   text = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
-  # One CER per ablation arm (two steps of a tiny model insert freely: CER may pass 1).
-  rates = [float(line.rsplit("CER", 1)[1]) for line in text.splitlines() if " CER " in line]
-  assert len(rates) == 2 and all(np.isfinite(r) and r >= 0.0 for r in rates), text
-  # The figure: a picture of real lines, not an empty canvas.
-  pngs = [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
-  assert len(pngs) == 1, [o.get("output_type") for o in outputs]
-  figure = np.asarray(Image.open(io.BytesIO(base64.b64decode(pngs[0]))).convert("L"))
-  assert figure.shape[0] >= 48 and figure.shape[1] >= 300
-  assert (figure < 128).mean() > 0.005  # Ink and captions drawn on it.
+  figures = [np.asarray(Image.open(io.BytesIO(base64.b64decode(o["data"]["image/png"])))
+                        .convert("L"))
+             for o in outputs if "image/png" in o.get("data", {})]
+  CHECKS[os.path.basename(path)](text, figures)
