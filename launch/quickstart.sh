@@ -16,3 +16,5 @@ htr write "$SAMPLE_TEXT" --out="$WORKDIR/sample.inkml" --seed=2024
 echo "written: $SAMPLE_TEXT"
 htr recognize --workdir="$WORKDIR" "$WORKDIR/sample.inkml"
 htr recognize --saved_model="$WORKDIR/export" "$WORKDIR/sample.inkml"
+echo "Next: 'htr serve' serves the model zoo's pretrained models (htr zoo list) with the"
+echo "drawing page at http://127.0.0.1:8000/ ; 'htr serve --models=DIR' serves your exports."
