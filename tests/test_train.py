@@ -162,6 +162,14 @@ def test_a_restored_task_keeps_the_characters_of_its_checkpoint(tiny):
   assert get_task(config).alphabet.chars == "abc"
 
 
+def test_a_config_without_an_input_shape_is_a_clear_error(tiny):
+  """Configs saved before CTC read images too have neither field."""
+  config = tiny()
+  del config.data["input_shape"]
+  with pytest.raises(ValueError, match="no input_shape: for ink, set data.input_kind='ink'"):
+    get_task(config)
+
+
 def test_a_model_sharded_over_more_devices_restores_on_one(tmp_path, tiny):
   """A "model" axis of 2 used to make the checkpoint unusable on a 1-device machine."""
   config = tiny(num_train_steps=1, mesh=(("data", -1), ("model", 2)))

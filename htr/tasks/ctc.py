@@ -43,6 +43,11 @@ class Task(base.Task):
                      else Alphabet.named(config.alphabet))
     self.model = models.build(config.model, num_classes=self.alphabet.num_classes)
     self._lm = None
+    missing = [k for k in ("input_kind", "input_shape") if k not in config.data]
+    if missing:  # Configs saved before CTC read images as well as ink.
+      raise ValueError(f"config.data has no {' or '.join(missing)}: for ink, set "
+                       "data.input_kind='ink' and data.input_shape=(None, "
+                       "len(data.features)) (in a checkpoint's meta, or the config)")
     shape = tuple(config.data.input_shape)
     if shape.count(None) != 1:
       raise ValueError(f"data.input_shape {shape} must have one None: the padded axis")
