@@ -38,6 +38,15 @@ _CITATION = """\
 }"""
 
 
+def packages(manual_dir: epath.Path) -> list[archives.Part]:
+  """The CROHME packages present in the manual dir (folders or archives)."""
+  parts = [archives.Part(manual_dir, name) for name in PARTS]
+  if not any(p.exists for p in parts):
+    raise InputError(f"none of {', '.join(PARTS)} (folder or archive) is there; see "
+                     "the manual download instructions", path=manual_dir)
+  return [p for p in parts if p.exists]
+
+
 def clean_truth(truth: str) -> str:
   """The truth as written, without the `$` wrapping and outer blanks."""
   return truth.strip().strip("$").strip()
@@ -85,12 +94,8 @@ manual_dir), extracted or not (.tar.gz, .tgz, .tar, .zip):
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    manual_dir = epath.Path(dl_manager.manual_dir)
-    parts = [archives.Part(manual_dir, name) for name in PARTS]
-    if not any(p.exists for p in parts):
-      raise InputError(f"none of {', '.join(PARTS)} (folder or archive) is there; see "
-                       "the manual download instructions", path=manual_dir)
-    return {PARTS[p.name]: self._generate_examples(p) for p in parts if p.exists}
+    return {PARTS[p.name]: self._generate_examples(p)
+            for p in packages(epath.Path(dl_manager.manual_dir))}
 
   def _generate_examples(self, part: archives.Part):
     unreadable = self.info.metadata["unreadable_files"]

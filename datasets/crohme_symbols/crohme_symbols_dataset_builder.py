@@ -25,7 +25,7 @@ from htr.errors import InputError
 from htr.ink import archives, inkml, records
 from htr.ink.ink import Ink
 from htr.text import charsets
-from htr_datasets.crohme.crohme_dataset_builder import PARTS
+from htr_datasets.crohme.crohme_dataset_builder import PARTS, packages
 
 # CROHME spellings of characters of the 94 classes; other one-character labels map to
 # themselves when they are one of the 94.
@@ -77,19 +77,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    manual_dir = epath.Path(dl_manager.manual_dir)
-    parts = [archives.Part(manual_dir, name) for name in PARTS]
-    if not any(p.exists for p in parts):
-      raise InputError(f"none of {', '.join(PARTS)} (folder or archive) is there; see "
-                       "the manual download instructions", path=manual_dir)
     generators = {}
-    for part in parts:
-      if part.exists:
-        split = PARTS[part.name]
-        self.info.metadata[split] = report = {
-            "unreadable_files": {}, "groups_without_label": 0, "groups_without_strokes": 0,
-            "labels": {}, "outside_94_classes": 0}
-        generators[split] = self._generate_examples(part, report)
+    for part in packages(epath.Path(dl_manager.manual_dir)):
+      split = PARTS[part.name]
+      self.info.metadata[split] = report = {
+          "unreadable_files": {}, "groups_without_label": 0, "groups_without_strokes": 0,
+          "labels": {}, "outside_94_classes": 0}
+      generators[split] = self._generate_examples(part, report)
     return generators
 
   def _generate_examples(self, part: archives.Part, report):
