@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from htr.errors import InputError
-from htr.image import segment
+from htr.image import canvas, segment
 from htr.ink import synthetic
 from htr.ink.render import render
 
@@ -33,8 +33,11 @@ def test_multi_part_characters_are_merged_in_order(seed):
   assert i_box[2] - i_box[0] > 0.7 * (five_box[2] - five_box[0])
 
 
-def test_char_images_are_emnist_style():
-  images, boxes = segment.to_char_images(_line("4 2 b"))
+def test_characters_read_as_emnist_style_glyphs():
+  """What `htr classify --line` hands the model: each character canvas-preprocessed."""
+  characters = segment.segment(_line("4 2 b"))
+  images = np.stack([canvas.preprocess(c.image) for c in characters])
+  boxes = [c.box for c in characters]
   assert images.shape == (3, 28, 28) and images.dtype == np.float32 and len(boxes) == 3
   assert images.max() <= 1.0 and (images.reshape(3, -1).max(1) > 0.9).all()
   # Each character's own ink only: boxes do not overlap.

@@ -95,10 +95,3 @@ def segment(image) -> list[Character]:
     characters.append(Character(np.where(own, ink[window], 0.0).astype(np.float32),
                                 (int(top), int(left), int(bottom), int(right))))
   return characters
-
-
-def to_char_images(image) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-  """float32 `[n, 28, 28]` EMNIST-style images of the line's characters, and their boxes."""
-  characters = segment(image)
-  return (np.stack([canvas.emnist_style(c.image) for c in characters]),
-          [c.box for c in characters])
