@@ -140,6 +140,11 @@ def _box_polygon(hpos: float, vpos: float, width: float, height: float) -> np.nd
                    [hpos, vpos + height]], np.float32)
 
 
+def _level_baseline(polygon: np.ndarray, y: float) -> np.ndarray:
+  """A horizontal baseline at `y` across the polygon, for lines the file gives none."""
+  return np.array([[polygon[:, 0].min(), y], [polygon[:, 0].max(), y]], np.float32)
+
+
 def _read_alto(root, path: str) -> Page:
   page_element = next(iter(_descendants(root, "Page")), None)
   if page_element is None:
@@ -168,13 +173,11 @@ def _read_alto(root, path: str) -> Page:
       else:
         raise InputError("a TextLine without a Polygon or a box", path=where)
       baseline_text = element.get("BASELINE")
-      left, right = polygon[:, 0].min(), polygon[:, 0].max()
       if baseline_text is None:
-        baseline = np.array([[left, polygon[:, 1].max()], [right, polygon[:, 1].max()]],
-                            np.float32)
+        baseline = _level_baseline(polygon, float(polygon[:, 1].max()))
       elif len(baseline_text.replace(",", " ").split()) == 1:  # ALTO < 4.2: a y offset.
         y = float(np.clip(_number(baseline_text, "BASELINE", where), 0, height - 1))
-        baseline = np.array([[left, y], [right, y]], np.float32)
+        baseline = _level_baseline(polygon, y)
       else:
         baseline = _points(baseline_text, "BASELINE", where, width, height)
       strings = _children(element, "String")
@@ -214,9 +217,7 @@ def _read_page_xml(root, path: str) -> Page:
         baseline = _points(baseline_element.get("points"), "Baseline points", where, width,
                            height)
       else:
-        bottom = polygon[:, 1].max()
-        baseline = np.array([[polygon[:, 0].min(), bottom], [polygon[:, 0].max(), bottom]],
-                            np.float32)
+        baseline = _level_baseline(polygon, float(polygon[:, 1].max()))
       equiv = next(iter(_children(element, "TextEquiv")), None)
       unicode_element = next(iter(_children(equiv, "Unicode")), None) if equiv is not None \
           else None
