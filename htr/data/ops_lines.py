@@ -11,15 +11,15 @@ from htr.image import lines
 
 
 @register("line_image")
-def get_line_image(height: int = 64, max_width: int = 2048):
-  """`image` (any line image: size, colour, polarity) -> float32 `inputs` [height, W, 1],
-  ink 1.0 on 0.0, cropped to the ink."""
+def get_line_image(height: int = 64, max_width: int = 2048, key: str = "inputs"):
+  """`image` (any line image: size, colour, polarity) -> float32 `key` [height, W, 1],
+  ink 1.0 on 0.0, cropped to the ink (`inputs` for CTC, `image` for encoder-decoders)."""
   def op(example: Example) -> Example:
     try:
       line = lines.prepare_line(example["image"], height=height, max_width=max_width)
     except InputError as e:
       raise InputError(e.reason, sample_id=str(example.get("id", "?"))) from None
-    return {**example, "inputs": line[..., None]}
+    return {**example, key: line[..., None]}
   return op
 
 

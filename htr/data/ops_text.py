@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from htr.text.alphabet import Alphabet
+from collections.abc import Sequence
+
+import numpy as np
+
 from htr.data.registry import Example, register
+from htr.errors import InputError
 from htr.ink.records import as_text
+from htr.text.alphabet import Alphabet
+from htr.text.vocabulary import BOS, EOS, UNK, Vocabulary
 
 
 @register("encode_text")
@@ -15,6 +21,26 @@ def get_encode_text(alphabet: str = "iam_ondb", key: str = "text"):
   def op(example: Example) -> Example:
     text = as_text(example[key])
     return {**example, key: text, "labels": table.encode(text, sample_id=example.get("id"))}
+  return op
+
+
+@register("encode_chars")
+def get_encode_chars(vocab: Sequence[str], key: str = "text"):
+  """Text -> int32 `tokens` [n + 2] = <bos> character ids <eos>, for encoder-decoders.
+
+  `vocab` is the task's token list (see `Task.data_fields`); a character outside it
+  raises InputError naming the sample, as `encode_text` does for CTC.
+  """
+  table = Vocabulary(vocab)
+
+  def op(example: Example) -> Example:
+    text = as_text(example[key])
+    ids = table.encode(text)
+    if np.any(ids == UNK):
+      unknown = sorted({c for c, i in zip(text, ids) if i == UNK})
+      raise InputError(f"characters {''.join(unknown)!r} of {text!r} are not in the "
+                       "vocabulary", sample_id=example.get("id"))
+    return {**example, key: text, "tokens": np.concatenate([[BOS], ids, [EOS]]).astype(np.int32)}
   return op
 
 

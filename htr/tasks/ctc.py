@@ -3,17 +3,16 @@ line images `[B, H, W, C]`: the config says the input's shape, a model file says
 
 from __future__ import annotations
 
-import editdistance
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from htr import metrics, models
+from htr import models
 from htr.text.alphabet import BLANK, Alphabet
 from htr.data.bucketing import PadSpec
 from htr.decode import ctc as ctc_decode
-from htr.tasks import base, signatures
+from htr.tasks import base, signatures, text_scores
 
 
 def frames_needed(labels: jax.Array, label_lengths: jax.Array) -> jax.Array:
@@ -127,33 +126,15 @@ class Task(base.Task):
     return [{"text": text, "confidence": confidence} for text, confidence in self.texts(outputs)]
 
   def records(self, batch, outputs):
-    records = []
-    for i, (hyp, conf) in enumerate(self.texts(outputs)):
-      if not batch["mask"][i]:
-        continue
-      ref = self.alphabet.decode(batch["labels"][i][:batch["label_lengths"][i]])
-      records.append({"id": str(batch["id"][i]), "reference": ref, "prediction": hyp,
-                      "confidence": conf, "edits": editdistance.eval(ref, hyp),
-                      "cer": editdistance.eval(ref, hyp) / max(len(ref), 1)})
-    return records
+    return [text_scores.record(str(batch["id"][i]), self.alphabet.decode(
+                batch["labels"][i][:batch["label_lengths"][i]]), hyp, conf)
+            for i, (hyp, conf) in enumerate(self.texts(outputs)) if batch["mask"][i]]
 
   def summarize(self, records):
-    refs = [r["reference"] for r in records]
-    hyps = [r["prediction"] for r in records]
-    cer = float(metrics.CharacterErrorRate.from_strings(refs, hyps).compute())
-    # Seed 004's word-reading report: character accuracy and the mean edit distance
-    # normalised by the longer string (in [0, 1] per sample, unlike CER).
-    normalised = [r["edits"] / max(len(r["reference"]), len(r["prediction"]), 1)
-                  for r in records]
-    return {"cer": cer,
-            "wer": float(metrics.WordErrorRate.from_strings(refs, hyps).compute()),
-            "exact_match": float(metrics.ExactMatch.from_strings(refs, hyps).compute()),
-            "char_accuracy": max(0.0, 1.0 - cer),
-            "mean_normalised_edit_distance": float(np.mean(normalised)) if records else 0.0,
-            "num_examples": float(len(records))}
+    return text_scores.summarize(records)
 
   def worst(self, records, n):
-    return sorted(records, key=lambda r: (-r["cer"], -r["edits"]))[:n]
+    return text_scores.worst(records, n)
 
   def metadata(self):
     return {"alphabet": self.alphabet.chars}

@@ -1,4 +1,5 @@
-"""Image -> token sequence (math ink rendered to an image -> LaTeX) with an encoder-decoder.
+"""Image -> token sequence with an encoder-decoder: math ink rendered to an image -> LaTeX
+here; `htr/tasks/image_to_text.py` reads lines of text with the same machinery.
 
 Batch keys (see configs/math_swin.py): `image [B,H,W,1]` with `image_width`, `tokens
 [B,L]` = <bos> ids <eos> <pad>... with `token_lengths`, `mask`, and on the host `id`
@@ -22,6 +23,7 @@ import numpy as np
 from htr import metrics, models
 from htr.errors import InputError
 from htr.text import latex
+from htr.text.vocabulary import BOS, EOS, PAD, Vocabulary
 from htr.data.bucketing import PadSpec
 from htr.decode import seq2seq as search
 from htr.ink.records import as_text
@@ -56,17 +58,25 @@ class Task(base.Task):
 
   def __init__(self, config, metadata: dict[str, Any] | None = None):
     super().__init__(config, metadata)
-    if metadata and "vocab" in metadata:
-      self.vocab = latex.Vocabulary(metadata["vocab"])
-    else:
-      self.vocab = vocabulary_from_training_labels(config)
+    self.vocab = self.build_vocabulary(metadata)
     self.model = models.build(config.model, vocab_size=len(self.vocab))
+
+  # -- labels: what a subclass reading another language overrides ----------
+  def build_vocabulary(self, metadata: dict[str, Any] | None) -> Vocabulary:
+    """The checkpoint's vocabulary, or (a new run) LaTeX tokens of the training labels."""
+    if metadata and "vocab" in metadata:
+      return latex.Vocabulary(metadata["vocab"])
+    return vocabulary_from_training_labels(self.config)
+
+  def canonical(self, text: str) -> str:
+    """The form references and predictions are compared in: normalised LaTeX."""
+    return latex.normalize(text)
 
   # -- input --------------------------------------------------------------
   def padding(self):
     data = self.config.data
     return ({"image": PadSpec(tuple(data.width_buckets), 0.0, "image_width", axis=1),
-             "tokens": PadSpec((data.max_tokens,), latex.PAD, "token_lengths")}, "image")
+             "tokens": PadSpec((data.max_tokens,), PAD, "token_lengths")}, "image")
 
   def dummy_batch(self, batch_size):
     data = self.config.data
@@ -89,7 +99,7 @@ class Task(base.Task):
     logits = self.model.apply({"params": params, **model_state}, **self.model_inputs(batch),
                               train=True, rngs={"dropout": rng})
     targets = batch["tokens"][:, 1:]
-    weight = (targets != latex.PAD) * batch["mask"][:, None]
+    weight = (targets != PAD) * batch["mask"][:, None]
     per_token = cross_entropy(logits, targets, self.config.label_smoothing)
     total = jnp.maximum(jnp.sum(weight), 1.0)
     loss = jnp.sum(per_token * weight) / total
@@ -104,15 +114,15 @@ class Task(base.Task):
                                       method="encode")
     length = self.config.data.max_tokens
     cache = model.apply(variables, memory, memory_mask, length, method="init_cache")
-    never = jnp.zeros((len(self.vocab),), bool).at[jnp.array([latex.PAD, latex.BOS])].set(True)
+    never = jnp.zeros((len(self.vocab),), bool).at[jnp.array([PAD, BOS])].set(True)
 
     def step(tokens, position, cache):
       logits, cache = model.apply(variables, tokens, position, cache,
                                   method="decode_step")
       return jnp.where(never, -jnp.inf, logits), cache
 
-    kwargs = dict(batch=batch["image"].shape[0], bos=latex.BOS, eos=latex.EOS,
-                  pad=latex.PAD, max_length=length - 1)
+    kwargs = dict(batch=batch["image"].shape[0], bos=BOS, eos=EOS, pad=PAD,
+                  max_length=length - 1)
     if cfg.beam_width > 1:
       tokens, lengths, score = search.beam_search(step, cache, beam=cfg.beam_width,
                                                   alpha=cfg.length_alpha, **kwargs)
@@ -124,9 +134,9 @@ class Task(base.Task):
 
   # -- host side ------------------------------------------------------------
   def texts(self, outputs) -> list[tuple[str, float]]:
-    """(normalised LaTeX, confidence) per example; the confidence is exp(score), with
+    """(canonical text, confidence) per example; the confidence is exp(score), with
     length_alpha=1 the geometric mean of the token probabilities."""
-    return [(latex.normalize(self.vocab.decode(ids[:n])), float(np.exp(s))) for ids, n, s in
+    return [(self.canonical(self.vocab.decode(ids[:n])), float(np.exp(s))) for ids, n, s in
             zip(outputs["tokens"], outputs["token_lengths"], outputs["score"])]
 
   def results(self, outputs):
@@ -137,8 +147,8 @@ class Task(base.Task):
     for i, (hyp, confidence) in enumerate(self.texts(outputs)):
       if not batch["mask"][i]:
         continue
-      ref = latex.normalize(as_text(batch["label"][i]))
-      ref_tokens, hyp_tokens = latex.tokenize(ref), latex.tokenize(hyp)
+      ref = self.canonical(as_text(batch["label"][i]))
+      ref_tokens, hyp_tokens = self.vocab.split(ref), self.vocab.split(hyp)
       edits = editdistance.eval(ref_tokens, hyp_tokens)
       records.append({"id": as_text(batch["id"][i]), "reference": ref, "prediction": hyp,
                       "confidence": confidence, "edits": edits, "reference_tokens": len(ref_tokens),
@@ -202,7 +212,7 @@ class Task(base.Task):
         predict=predict,
         vocabulary=self.vocab.tokens,
         strings={"latex": ("tokens", "token_lengths")},
-        separator=" ",
+        separator=self.vocab.separator,
         outputs={"confidence": "confidence"},
         settings={"host_preprocess": "pp_predict", "pp_predict": data.pp_predict.format(**data),
                   "beam_width": self.config.decode.beam_width,  # 1: greedy.

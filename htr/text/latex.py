@@ -17,18 +17,16 @@ token-level rewrites, so `normalize` never fails.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import json
 import re
-from collections.abc import Iterable, Sequence
 
-import numpy as np
+from htr.text import vocabulary
 
 _TOKEN = re.compile(r"\\[a-zA-Z]+|\\.|\S", re.DOTALL)
 
-PAD, BOS, EOS, UNK = 0, 1, 2, 3
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+# Re-exported: the ids every sequence-to-sequence label uses.
+PAD, BOS, EOS, UNK, SPECIALS = (vocabulary.PAD, vocabulary.BOS, vocabulary.EOS, vocabulary.UNK,
+                                vocabulary.SPECIALS)
 
 # Same glyphs, different spelling: the second spelling wins.
 _SYNONYMS = {
@@ -292,57 +290,11 @@ def normalize(latex: str) -> str:
   return " ".join(out)
 
 
-class Vocabulary:
-  """LaTeX tokens <-> ids: 0..3 are `<pad> <bos> <eos> <unk>`, then the tokens.
+class Vocabulary(vocabulary.Vocabulary):
+  """LaTeX tokens <-> ids: MathWriting's tokens, joined by one space."""
 
-  Attributes:
-    tokens: every token in id order, the specials first.
-  """
+  separator = " "
 
-  def __init__(self, tokens: Sequence[str]):
-    tokens = tuple(tokens)
-    if tokens[:len(SPECIALS)] != SPECIALS:
-      raise ValueError(f"a vocabulary starts with {SPECIALS}, not {tokens[:4]}")
-    if len(set(tokens)) != len(tokens):
-      raise ValueError("a vocabulary has repeated tokens")
-    self.tokens = tokens
-    self._ids = {t: i for i, t in enumerate(tokens)}
-
-  @classmethod
-  def from_labels(cls, labels: Iterable[str], min_count: int = 1) -> Vocabulary:
-    """Tokens seen at least `min_count` times, most frequent first (ties by token)."""
-    counts = collections.Counter(t for label in labels for t in tokenize(label))
-    kept = sorted((t for t, n in counts.items() if n >= min_count and t not in SPECIALS),
-                  key=lambda t: (-counts[t], t))
-    return cls(SPECIALS + tuple(kept))
-
-  def __len__(self) -> int:
-    return len(self.tokens)
-
-  def encode(self, latex: str) -> np.ndarray:
-    """int32 ids of the tokens of `latex` (no <bos>/<eos>); unknown tokens -> <unk>."""
-    return np.array([self._ids.get(t, UNK) for t in tokenize(latex)], np.int32)
-
-  def decode(self, ids: Iterable[int]) -> str:
-    """Tokens joined by spaces, up to the first <eos>; <pad> and <bos> skipped."""
-    out = []
-    for i in ids:
-      i = int(i)
-      if i == EOS:
-        break
-      if i not in (PAD, BOS):
-        out.append(self.tokens[i] if 0 <= i < len(self.tokens) else SPECIALS[UNK])
-    return " ".join(out)
-
-  def to_json(self) -> str:
-    return json.dumps({"tokens": list(self.tokens)}, ensure_ascii=False)
-
-  @classmethod
-  def from_json(cls, text: str) -> Vocabulary:
-    return cls(json.loads(text)["tokens"])
-
-  def __eq__(self, other) -> bool:
-    return isinstance(other, Vocabulary) and other.tokens == self.tokens
-
-  def __repr__(self) -> str:
-    return f"Vocabulary({len(self.tokens)} tokens)"
+  @staticmethod
+  def split(text: str) -> list[str]:
+    return tokenize(text)
