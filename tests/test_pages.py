@@ -106,3 +106,29 @@ def test_other_page_versions_and_empty_unicode(version):
 def test_bad_files_are_input_errors_naming_the_file(xml, reason):
   with pytest.raises(InputError, match=f"bad.xml.*{reason}"):
     pages.read_page(xml, name="bad.xml")
+
+
+def test_words_and_regions_are_read_from_both_formats():
+  alto = _alto('<TextLine ID="l1" HPOS="10" VPOS="20" WIDTH="200" HEIGHT="30">'
+               '<String CONTENT="Dear" WC="0.75" HPOS="10" VPOS="20" WIDTH="60" HEIGHT="30"/>'
+               '<SP/><String CONTENT="Sir," WC="0.25"/></TextLine>'
+               '<TextLine ID="l2" HPOS="10" VPOS="60" WIDTH="200" HEIGHT="30">'
+               '<String CONTENT="one string, no words"/></TextLine>')
+  page = pages.read_page(alto)
+  first, second = page.lines
+  assert [(w.text, w.confidence, w.box) for w in first.words] == [
+      ("Dear", 0.75, (10, 20, 70, 50)), ("Sir,", 0.25, None)]
+  assert first.text == "Dear Sir," and first.confidence == 0.5 and second.words == ()
+  (block,) = page.regions
+  assert block.id == "b1" and block.polygon is None  # A box without WIDTH is no box.
+  body = ('<TextRegion id="r1" type="marginalia"><Coords points="0,0 50,0 50,50 0,50"/>'
+          '<TextLine id="l"><Coords points="1,1 40,1 40,9 1,9"/>'
+          '<Word id="w1"><Coords points="1,1 9,1 9,9 1,9"/><TextEquiv conf="0.5">'
+          "<Unicode>a&amp;b</Unicode></TextEquiv></Word>"
+          '<TextEquiv conf="0.25"><Unicode>a&amp;b</Unicode></TextEquiv></TextLine>'
+          "</TextRegion>")
+  page = pages.read_page(_page(body))
+  (line,) = page.lines
+  assert line.words == (pages.Word("a&b", 0.5, (1, 1, 9, 9)),) and line.confidence == 0.25
+  (region,) = page.regions
+  assert region.type == "marginalia" and region.polygon.tolist()[2] == [50, 50]

@@ -1,6 +1,6 @@
 """Page ground truth: ALTO (v2-v4, eScriptorium, kraken) and PAGE-XML (2010-2019,
-Transkribus) read into one model of a page: regions of text lines, each line with its
-polygon, baseline, box, text, type and reading order.
+Transkribus) read into one model of a page (`page_model.py`): regions of text lines, each
+line with its polygon, baseline, box, text, type, reading order, confidence and words.
 
 Both formats describe the same things in different places (shared/formats/PAGES.md):
 elements are matched by namespace family and local name, never by prefix; coordinates
@@ -8,7 +8,9 @@ are clipped to the page; ALTO line types are resolved through their tags' labels
 reading order comes from `ReadingOrder` for regions and `custom="readingOrder {index:N;}"`
 for lines; an ALTO BASELINE that is a single number (before ALTO 4.2) becomes a
 horizontal line across the box. Text is NFC-normalised; line text is always taken from
-the lines, never from a region's joined copy.
+the lines, never from a region's joined copy. Words are PAGE `Word`s, or ALTO `String`s
+when a line holds several (or `SP`s); a line in one String, as eScriptorium writes
+them, has no words.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import unicodedata
 import numpy as np
 
 from htr.errors import InputError
+from htr.image.page_model import Line, Page, Region, Word, polygon_box
 from htr.xml_source import MAX_BYTES, parse_xml, read_source
 
 ALTO_NAMESPACES = ("http://www.loc.gov/standards/alto/ns-v2#",
@@ -28,55 +31,6 @@ ALTO_NAMESPACES = ("http://www.loc.gov/standards/alto/ns-v2#",
                    "http://www.loc.gov/standards/alto/ns-v4#")
 PAGE_NAMESPACE_PREFIX = "http://schema.primaresearch.org/PAGE/gts/pagecontent/"
 _CUSTOM = re.compile(r"(\w+)\s*\{([^}]*)\}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Line:
-  """One text line of a page.
-
-  Attributes:
-    id: the line's id in the file.
-    polygon: float32 `[N, 2]` x, y outline in page pixels (an open ring).
-    baseline: float32 `[M, 2]` x, y polyline, left to right (M >= 2).
-    text: the transcription ("" if none), NFC.
-    type: "handwritten", "typewritten", "printed", "signature"... ("" if untyped).
-    order: the line's reading-order index within the page.
-    region: the id of the region holding it.
-    confidence: the file's confidence for the text, if it gives one.
-  """
-
-  id: str
-  polygon: np.ndarray
-  baseline: np.ndarray
-  text: str
-  type: str
-  order: int
-  region: str
-  confidence: float | None = None
-
-  @property
-  def box(self) -> tuple[float, float, float, float]:
-    """(left, top, right, bottom) of the polygon."""
-    (left, top), (right, bottom) = self.polygon.min(0), self.polygon.max(0)
-    return float(left), float(top), float(right), float(bottom)
-
-
-@dataclasses.dataclass(frozen=True)
-class Page:
-  """A page image's lines, in reading order.
-
-  Attributes:
-    image: the image file, as the XML names it, joined to the XML's folder.
-    width, height: the page size in pixels.
-    lines: every line, sorted by `Line.order`.
-    format: "alto" or "page".
-  """
-
-  image: str
-  width: int
-  height: int
-  lines: tuple[Line, ...]
-  format: str
 
 
 def _local(tag: str) -> tuple[str, str]:
@@ -145,6 +99,77 @@ def _level_baseline(polygon: np.ndarray, y: float) -> np.ndarray:
   return np.array([[polygon[:, 0].min(), y], [polygon[:, 0].max(), y]], np.float32)
 
 
+def _alto_polygon(element, where: str, width: int, height: int) -> np.ndarray | None:
+  """A TextLine's or TextBlock's own `Shape/Polygon`, else its HPOS/VPOS/WIDTH/HEIGHT box,
+  else None (a block's polygon is its Shape's, never one of its lines')."""
+  shape = next(iter(_children(element, "Shape")), None)
+  polygon_element = next(iter(_children(shape, "Polygon")), None) if shape is not None \
+      else None
+  if polygon_element is not None:
+    return _points(polygon_element.get("POINTS"), "Polygon POINTS", where, width, height)
+  box = [element.get(k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT")]
+  if all(v is not None for v in box):
+    return np.clip(_box_polygon(*(_number(v, "box", where) for v in box)), 0,
+                   [max(width - 1, 0), max(height - 1, 0)]).astype(np.float32)
+  return None
+
+
+def _alto_baseline(element, polygon: np.ndarray, where: str, width: int,
+                   height: int) -> np.ndarray:
+  text = element.get("BASELINE")
+  if text is None:
+    return _level_baseline(polygon, float(polygon[:, 1].max()))
+  if len(text.replace(",", " ").split()) == 1:  # ALTO < 4.2: a y offset.
+    return _level_baseline(polygon, float(np.clip(_number(text, "BASELINE", where), 0,
+                                                  height - 1)))
+  return _points(text, "BASELINE", where, width, height)
+
+
+def _alto_words(element, where: str) -> tuple[Word, ...]:
+  """A line's `String`s as words, when the file splits the line into words (more than
+  one String, or SP elements); a whole line in one String (eScriptorium) has none."""
+  strings = _children(element, "String")
+  if len(strings) < 2 and not _children(element, "SP"):
+    return ()
+  words = []
+  for string in strings:
+    text = _text(string.get("CONTENT"))
+    if not text:
+      continue
+    confidence = string.get("WC")
+    box = [string.get(k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT")]
+    if all(v is not None for v in box):
+      left, top, w, h = (_number(v, "String box", where) for v in box)
+      box = (left, top, left + w, top + h)
+    words.append(Word(text, None if confidence is None else
+                      _number(confidence, "String WC", where),
+                      box if all(v is not None for v in box) else None))
+  return tuple(words)
+
+
+def _alto_line(element, order: int, region: str, labels: dict[str, str], path: str,
+               width: int, height: int) -> Line:
+  line_id = element.get("ID", f"line{order}")
+  where = f"{path}: TextLine {line_id}"
+  polygon = _alto_polygon(element, where, width, height)
+  if polygon is None:
+    raise InputError("a TextLine without a Polygon or a box", path=where)
+  strings = _children(element, "String")
+  text = " ".join(_text(s.get("CONTENT")) for s in strings if _text(s.get("CONTENT")))
+  confidences = [_number(s.get("WC"), "String WC", where) for s in strings
+                 if s.get("WC") is not None]
+  return Line(line_id, polygon, _alto_baseline(element, polygon, where, width, height),
+              text, _tag_type(element, labels), order, region,
+              float(np.mean(confidences)) if confidences else None,
+              _alto_words(element, where))
+
+
+def _tag_type(element, labels: dict[str, str]) -> str:
+  """The type of the first of an element's TAGREFS that has a label."""
+  tags = (element.get("TAGREFS") or "").split()
+  return next((_line_type(labels[t]) for t in tags if labels.get(t)), "")
+
+
 def _read_alto(root, path: str) -> Page:
   page_element = next(iter(_descendants(root, "Page")), None)
   if page_element is None:
@@ -157,39 +182,73 @@ def _read_alto(root, path: str) -> Page:
                      path=path)
   file_name = next((e.text for e in _descendants(root, "fileName")), None)
   labels = {tag.get("ID"): tag.get("LABEL", "") for tag in _descendants(root, "OtherTag")}
-  lines = []
+  lines, regions = [], []
   for block in _descendants(root, "TextBlock"):
+    block_id = block.get("ID", "")
+    regions.append(Region(block_id, _alto_polygon(block, f"{path}: TextBlock {block_id}",
+                                                  width, height), _tag_type(block, labels)))
     for element in _children(block, "TextLine"):
-      line_id = element.get("ID", f"line{len(lines)}")
-      where = f"{path}: TextLine {line_id}"
-      polygon_element = next(iter(_descendants(element, "Polygon")), None)
-      box = [element.get(k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT")]
-      if polygon_element is not None:
-        polygon = _points(polygon_element.get("POINTS"), "Polygon POINTS", where, width,
-                          height)
-      elif all(v is not None for v in box):
-        polygon = np.clip(_box_polygon(*(_number(v, "box", where) for v in box)), 0,
-                          [width - 1, height - 1])
-      else:
-        raise InputError("a TextLine without a Polygon or a box", path=where)
-      baseline_text = element.get("BASELINE")
-      if baseline_text is None:
-        baseline = _level_baseline(polygon, float(polygon[:, 1].max()))
-      elif len(baseline_text.replace(",", " ").split()) == 1:  # ALTO < 4.2: a y offset.
-        y = float(np.clip(_number(baseline_text, "BASELINE", where), 0, height - 1))
-        baseline = _level_baseline(polygon, y)
-      else:
-        baseline = _points(baseline_text, "BASELINE", where, width, height)
-      strings = _children(element, "String")
-      text = " ".join(_text(s.get("CONTENT")) for s in strings if _text(s.get("CONTENT")))
-      confidences = [_number(s.get("WC"), "String WC", where) for s in strings
-                     if s.get("WC") is not None]
-      tags = (element.get("TAGREFS") or "").split()
-      kind = next((_line_type(labels[t]) for t in tags if labels.get(t)), "")
-      lines.append(Line(line_id, polygon, baseline, text, kind, len(lines),
-                        block.get("ID", ""),
-                        float(np.mean(confidences)) if confidences else None))
-  return Page(_image_path(file_name, path), width, height, tuple(lines), "alto")
+      lines.append(_alto_line(element, len(lines), block_id, labels, path, width, height))
+  return Page(_image_path(file_name, path), width, height, tuple(lines), "alto",
+              tuple(regions))
+
+
+def _page_equiv(element, where: str) -> tuple[str, float | None]:
+  """The text and confidence of an element's first TextEquiv ("", None without one)."""
+  equiv = next(iter(_children(element, "TextEquiv")), None)
+  if equiv is None:
+    return "", None
+  unicode_element = next(iter(_children(equiv, "Unicode")), None)
+  text = _text(unicode_element.text if unicode_element is not None else "")
+  conf = equiv.get("conf")
+  return text, None if conf is None else _number(conf, "TextEquiv conf", where)
+
+
+def _page_words(element, where: str, width: int, height: int) -> tuple[Word, ...]:
+  words = []
+  for word in _children(element, "Word"):
+    text, confidence = _page_equiv(word, where)
+    coords = next(iter(_children(word, "Coords")), None)
+    box = None if coords is None else polygon_box(
+        _points(coords.get("points"), "Word Coords points", where, width, height))
+    if text:
+      words.append(Word(text, confidence, box))
+  return tuple(words)
+
+
+def _page_line(element, region: Region, position: int, where_region: str, width: int,
+               height: int) -> tuple[int, Line]:
+  """A TextLine -> (its readingOrder index within the region, Line with order 0)."""
+  line_id = element.get("id", f"{region.id}_line{position}")
+  where = f"{where_region}: TextLine {line_id}"
+  coords = next(iter(_children(element, "Coords")), None)
+  if coords is None:
+    raise InputError("a TextLine without Coords", path=where)
+  polygon = _points(coords.get("points"), "Coords points", where, width, height)
+  baseline_element = next(iter(_children(element, "Baseline")), None)
+  if baseline_element is not None:
+    baseline = _points(baseline_element.get("points"), "Baseline points", where, width,
+                       height)
+  else:
+    baseline = _level_baseline(polygon, float(polygon[:, 1].max()))
+  text, confidence = _page_equiv(element, where)
+  custom = _custom(element.get("custom"))
+  order = custom.get("readingOrder", [{}])[0].get("index")
+  rank = int(_number(order, "readingOrder index", where)) if order else position
+  structure = custom.get("structure", [{}])[0].get("type", "").lower() or region.type
+  return rank, Line(line_id, polygon, baseline, text, structure, 0, region.id, confidence,
+                    _page_words(element, where, width, height))
+
+
+def _page_region(element, position: int, path: str, width: int, height: int) -> Region:
+  region_id = element.get("id", f"region{position}")
+  coords = next(iter(_children(element, "Coords")), None)
+  polygon = None
+  if coords is not None and coords.get("points"):
+    polygon = _points(coords.get("points"), "Coords points",
+                      f"{path}: TextRegion {region_id}", width, height)
+  structure = _custom(element.get("custom")).get("structure", [{}])[0].get("type", "")
+  return Region(region_id, polygon, (element.get("type") or structure).lower())
 
 
 def _read_page_xml(root, path: str) -> Page:
@@ -200,41 +259,20 @@ def _read_page_xml(root, path: str) -> Page:
   height = int(_number(page_element.get("imageHeight"), "Page imageHeight", path))
   region_rank = {ref.get("regionRef"): int(_number(ref.get("index"), "index", path))
                  for ref in _descendants(page_element, "RegionRefIndexed")}
-  regions = _descendants(page_element, "TextRegion")
-  ranked = []
-  for position, region in enumerate(regions):
-    region_id = region.get("id", f"region{position}")
-    rank = region_rank.get(region_id, len(region_rank) + position)
-    for line_position, element in enumerate(_children(region, "TextLine")):
-      line_id = element.get("id", f"{region_id}_line{line_position}")
-      where = f"{path}: TextLine {line_id}"
-      coords = next(iter(_children(element, "Coords")), None)
-      if coords is None:
-        raise InputError("a TextLine without Coords", path=where)
-      polygon = _points(coords.get("points"), "Coords points", where, width, height)
-      baseline_element = next(iter(_children(element, "Baseline")), None)
-      if baseline_element is not None:
-        baseline = _points(baseline_element.get("points"), "Baseline points", where, width,
-                           height)
-      else:
-        baseline = _level_baseline(polygon, float(polygon[:, 1].max()))
-      equiv = next(iter(_children(element, "TextEquiv")), None)
-      unicode_element = next(iter(_children(equiv, "Unicode")), None) if equiv is not None \
-          else None
-      text = _text(unicode_element.text if unicode_element is not None else "")
-      confidence = (_number(equiv.get("conf"), "TextEquiv conf", where)
-                    if equiv is not None and equiv.get("conf") is not None else None)
-      custom = _custom(element.get("custom"))
-      order = custom.get("readingOrder", [{}])[0].get("index")
-      line_rank = int(_number(order, "readingOrder index", where)) if order else line_position
-      structure = custom.get("structure", [{}])[0].get("type", "") or region.get("type", "")
-      ranked.append(((rank, line_rank, position, line_position),
-                     Line(line_id, polygon, baseline, text, structure.lower(), 0, region_id,
-                          confidence)))
+  ranked, regions = [], []
+  for position, element in enumerate(_descendants(page_element, "TextRegion")):
+    region = _page_region(element, position, path, width, height)
+    rank = region_rank.get(region.id, len(region_rank) + position)
+    regions.append(((rank, position), region))
+    for line_position, line_element in enumerate(_children(element, "TextLine")):
+      line_rank, line = _page_line(line_element, region, line_position,
+                                   f"{path}: TextRegion {region.id}", width, height)
+      ranked.append(((rank, line_rank, position, line_position), line))
   ranked.sort(key=lambda item: item[0])
+  regions.sort(key=lambda item: item[0])
   lines = tuple(dataclasses.replace(line, order=i) for i, (_, line) in enumerate(ranked))
   return Page(_image_path(page_element.get("imageFilename"), path), width, height, lines,
-              "page")
+              "page", tuple(region for _, region in regions))
 
 
 def _image_path(file_name: str | None, path: str) -> str:
