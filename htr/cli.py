@@ -18,6 +18,7 @@ checkpoint's task, through its inference hooks; nothing here knows a task.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -44,7 +45,10 @@ def _predictor(args, kind: str):
                    model_axis=args.model_axis)
 
 
-def _print(path: str, result: dict) -> None:
+def _print(path: str, result: dict, as_json: bool = False) -> None:
+  if as_json:  # One object per input: every field the model returns (words, top, ...).
+    print(json.dumps({"file": path, **result}, ensure_ascii=False))
+    return
   if "top" in result:
     print(f"{path}: {result['text']}")
     for rank, top in enumerate(result["top"], 1):
@@ -66,7 +70,7 @@ def _recognize(args) -> int:
     for path, result in zip(args.files[start:], results):
       if "error" in result:
         raise InputError(result["error"], path=path)
-      _print(path, result)
+      _print(path, result, args.json)
   return 0
 
 
@@ -166,6 +170,8 @@ def _add_model_arguments(verb: argparse.ArgumentParser) -> None:
                       "the zoo's default for the files' kind")
   verb.add_argument("--beam_width", type=int, default=None,
                     help="beam width (default: the config's; CTC: prefix beam search)")
+  verb.add_argument("--json", action="store_true",
+                    help="print one JSON object per file (with each word's confidence)")
   verb.add_argument("--lm", default=None, help="character n-gram LM file for a CTC beam")
   verb.add_argument("--model_axis", type=int, default=None,
                     help="devices per input (2: a BiLSTM's directions run on two; with "

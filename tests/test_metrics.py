@@ -83,3 +83,13 @@ def test_in_a_clu_collection():
   np.testing.assert_allclose(result["wer"], 1 / 4)
   np.testing.assert_allclose(result["exact_match"], 0.5)
   np.testing.assert_allclose(result["loss"], 3.0)
+
+
+def test_a_word_is_as_sure_as_its_least_certain_letter():
+  from htr.tasks import text_scores
+  scores = [0.9, 0.8, 0.5, 0.99, 0.7, 0.6]  # "ab  cd": the spaces have scores too.
+  assert text_scores.words("ab  cd", scores) == [{"text": "ab", "confidence": 0.8},
+                                                {"text": "cd", "confidence": 0.6}]
+  assert text_scores.words("", []) == []
+  with pytest.raises(ValueError, match="2 character scores for 3"):
+    text_scores.words("abc", [0.5, 0.5])

@@ -2,6 +2,7 @@
 CRNN through htr's CTC task, the `htr` command, export and the server, unchanged."""
 
 import io
+import json
 import os
 
 import numpy as np
@@ -51,6 +52,40 @@ def test_a_degraded_line_reads_back_as_the_ink():
     assert np.median(read) < 0.1  # The background is 0 after the column medians.
 
 
+def test_uneven_light_dims_paper_and_ink_from_any_side_and_reads_back():
+  """`uneven_light`: the light falls off over paper and ink alike (a lamp to one side, a
+  shadow), towards a different side from picture to picture, by at most that much; the
+  same rng gives the same picture otherwise, and prepare_line's flat field undoes it."""
+  ink = _rendered(np.random.default_rng(1))
+  plain = dict(p_ruling=0.0, p_binary=0.0, p_jpeg=0.0, max_skew_deg=0.0)
+  pad = max(2, ink.shape[0] // 8)
+  darkest_at, dimmest, agreement = [], [], []
+  for seed in range(8):
+    even = lines.degrade(ink, np.random.default_rng(seed), uneven_light=0.0, **plain)
+    uneven = lines.degrade(ink, np.random.default_rng(seed), uneven_light=0.5, **plain)
+    np.testing.assert_array_equal(even, lines.degrade(ink, np.random.default_rng(seed),
+                                                      uneven_light=0.0, **plain))
+    lit = even.mean(axis=2) > 60
+    light = uneven.mean(axis=2)[lit] / even.mean(axis=2)[lit]
+    assert light.max() < 1.02 and light.min() > 0.45
+    light = uneven.mean(axis=2) / np.maximum(even.mean(axis=2), 1.0)
+    on_ink = ink > 0.5
+    core = light[pad:-pad, pad:-pad]
+    assert abs(core[on_ink].mean() - core[~on_ink].mean()) < 0.04  # Ink dims with paper.
+    columns = np.median(light, axis=0)
+    darkest_at.append(np.argmin(columns) / len(columns))
+    dimmest.append(1.0 - columns.min())
+    read_even = lines.prepare_line(even, height=32, max_width=4096)
+    read = lines.prepare_line(uneven, height=32, max_width=4096)
+    assert abs(read.shape[1] - read_even.shape[1]) <= 0.1 * read_even.shape[1]
+    profile = [np.interp(np.linspace(0, 1, 24), np.linspace(0, 1, x.shape[1]), x.mean(0))
+               for x in (read, read_even)]
+    agreement.append(np.corrcoef(*profile)[0, 1])
+  assert min(darkest_at) < 0.3 and max(darkest_at) > 0.7  # Both sides get the shadow.
+  assert max(dimmest) > 0.2
+  assert min(agreement) > 0.7 and np.mean(agreement) > 0.9
+
+
 @pytest.mark.parametrize("bad, reason", [
     (np.zeros((0, 0, 3), np.uint8), "holds no line"),
     (np.zeros((1, 100_000), np.uint8), "holds no line"),
@@ -94,6 +129,17 @@ def test_htr_recognize_reads_line_images_like_the_export(workdir, tmp_path, caps
   assert [row[:2] for row in exported] == [row[:2] for row in rows]
   np.testing.assert_allclose([float(r[2]) for r in exported], [float(r[2]) for r in rows],
                              atol=2e-3)
+  # --json: every field, with a confidence per word that no letter of the word exceeds.
+  assert cli.main(["recognize", f"--saved_model={workdir}/export", "--json", *paths]) == 0
+  results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+  assert [(r["file"], r["text"]) for r in results] == [tuple(row[:2]) for row in rows]
+  for result in results:
+    assert [w["text"] for w in result["words"]] == result["text"].split()
+    start = 0
+    for word in result["words"]:
+      start = result["text"].index(word["text"], start)
+      assert word["confidence"] == min(result["char_scores"][start:start + len(word["text"])])
+      start += len(word["text"])
 
 
 def test_bad_image_files_are_clear_errors(workdir, tmp_path, capsys):

@@ -41,6 +41,13 @@ class TopClass(BaseModel):
   probability: float
 
 
+class Word(BaseModel):
+  """One word of a recognised line."""
+
+  text: str
+  confidence: float = Field(description="The lowest probability of its characters.")
+
+
 class Recognition(BaseModel):
   """What a model made of one input; which fields are set depends on the model's kind."""
 
@@ -50,6 +57,8 @@ class Recognition(BaseModel):
   confidence: float | None = Field(None, description="In [0, 1].")
   char_scores: list[float] | None = Field(
       None, description="Per output character, its probability (text models).")
+  words: list[Word] | None = Field(
+      None, description="Text models: each word and its confidence.")
   top: list[TopClass] | None = Field(None, description="Classifiers: top classes.")
 
 

@@ -123,7 +123,15 @@ class Task(base.Task):
     return list(zip(hyps, map(float, outputs["confidence"])))
 
   def results(self, outputs):
-    return [{"text": text, "confidence": confidence} for text, confidence in self.texts(outputs)]
+    """Text and confidence per example; with greedy decoding also each word's confidence
+    (beam search scores whole lines only)."""
+    texts = self.texts(outputs)
+    if self.config.decode.beam_width > 1:
+      return [{"text": text, "confidence": confidence} for text, confidence in texts]
+    return [{"text": text, "confidence": confidence,
+             "words": text_scores.words(text, scores[:n].tolist())}
+            for (text, confidence), scores, n in zip(texts, outputs["token_scores"],
+                                                     outputs["token_lengths"])]
 
   def records(self, batch, outputs):
     return [text_scores.record(str(batch["id"][i]), self.alphabet.decode(
@@ -150,9 +158,10 @@ class Task(base.Task):
     def result(outputs):
       if (refusal := signature.check(outputs)) is not None:
         return {"error": refusal}
-      return {"text": outputs["text"].decode("utf-8"),
-              "confidence": float(outputs["confidence"]),
-              "char_scores": outputs["char_scores"][:outputs["num_chars"]].tolist()}
+      text = outputs["text"].decode("utf-8")
+      char_scores = outputs["char_scores"][:outputs["num_chars"]].tolist()
+      return {"text": text, "confidence": float(outputs["confidence"]),
+              "char_scores": char_scores, "words": text_scores.words(text, char_scores)}
 
     return base.Serving(
         kind=signature.kind, returns="text", accepts=signature.accepts,

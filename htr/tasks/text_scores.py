@@ -21,6 +21,23 @@ def record(sample_id: str, reference: str, prediction: str, confidence: float
           "confidence": confidence, "edits": edits, "cer": edits / max(len(reference), 1)}
 
 
+def words(text: str, char_scores: Sequence[float]) -> list[dict[str, Any]]:
+  """The words of `text` (split on spaces) with a confidence each: the lowest score of
+  its characters, since a word is only as sure as its least certain letter.
+
+  `char_scores` holds one probability per character of `text`.
+  """
+  if len(char_scores) != len(text):
+    raise ValueError(f"{len(char_scores)} character scores for {len(text)} characters")
+  out, start = [], 0
+  for word in text.split(" "):
+    if word:
+      out.append({"text": word,
+                  "confidence": float(min(char_scores[start:start + len(word)]))})
+    start += len(word) + 1
+  return out
+
+
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, float]:
   """Corpus figures: CER and WER are edits over reference length summed over samples."""
   refs = [r["reference"] for r in records]
