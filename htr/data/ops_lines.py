@@ -25,11 +25,11 @@ def get_line_image(height: int = 64, max_width: int = 2048, key: str = "inputs")
 
 @register("degrade_scan", random=True)
 def get_degrade_scan(p_ruling: float = 0.3, p_binary: float = 0.1, p_jpeg: float = 0.5,
-                     max_skew_deg: float = 2.0):
+                     max_skew_deg: float = 2.0, uneven_light: float = 0.35):
   """Rendered ink (`image` float32 [H, W, 1], ink 1.0 on 0.0) -> uint8 RGB `image` of
   it on paper, as a scanner or a phone camera sees it (`lines.degrade`)."""
   def op(example: Example, rng: np.random.Generator) -> Example:
     return {**example, "image": lines.degrade(
         example["image"][..., 0], rng, p_ruling=p_ruling, p_binary=p_binary,
-        p_jpeg=p_jpeg, max_skew_deg=max_skew_deg)}
+        p_jpeg=p_jpeg, max_skew_deg=max_skew_deg, uneven_light=uneven_light)}
   return op

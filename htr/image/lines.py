@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from htr.errors import InputError
 from htr.image import canvas
@@ -28,9 +29,15 @@ def prepare_line(image, *, height: int, max_width: int, margin: int = 2) -> np.n
   shape = np.shape(image)
   if len(shape) < 2 or min(shape[:2]) < 2:
     raise InputError(f"a {'x'.join(map(str, shape[:2]))} image holds no line")
-  ink = canvas.ink_map(image)
-  # Light that falls off across a photo leaves the background uneven: each column's
-  # median (the paper, in a line mostly free of ink) is taken off.
+  gray = canvas.to_gray(image)
+  # Light that falls off across a photo, or a shadow, dims paper and ink alike, and so
+  # the contrast too: on light paper each column is divided by its paper's brightness
+  # (its median, in a line mostly free of ink), a flat field.
+  paper = np.median(gray, axis=0, keepdims=True)
+  if float(np.median(paper)) > 0.5:
+    gray = np.minimum(gray / np.maximum(paper, 0.05), 1.0)
+  ink = canvas.ink_map(gray)
+  # What light leaves uneven on dark paper: each column's median is taken off.
   ink = np.clip(ink - np.median(ink, axis=0, keepdims=True), 0.0, None)
   ink = ink / max(float(ink.max()), 1e-6)
   rows = np.flatnonzero(ink.max(axis=1) >= _INK)
@@ -55,46 +62,67 @@ def _smooth_field(shape: tuple[int, int], cell: float, rng: np.random.Generator
   return field / max(float(field.max()), 1e-6)
 
 
+def _light(shape: tuple[int, int], strength: float, rng: np.random.Generator) -> np.ndarray:
+  """float32 `[H, W]` in [1 - `strength`, 1]: the light falling on each pixel of a line
+  cut from an unevenly lit page (a lamp to one side, the shadow of a phone or a hand).
+
+  A linear fall-off in a random direction (over the longer side) and soft shadows about
+  a third of the line across, mixed at random, darken it by up to `strength`; a line is
+  far wider than high, so most of the change runs along it, little across it.
+  """
+  h, w = shape
+  angle = rng.uniform(0.0, 2 * np.pi)
+  ramp = (np.cos(angle) * np.arange(w, dtype=np.float32)[None, :]
+          + np.sin(angle) * np.arange(h, dtype=np.float32)[:, None]) / max(h, w)
+  ramp -= ramp.min()
+  shadow = _smooth_field(shape, max(h, w) / 3, rng)
+  mix = rng.uniform()
+  dim = rng.uniform(0.0, strength) * np.minimum(mix * ramp + (1.0 - mix) * shadow, 1.0)
+  return 1.0 - dim
+
+
 def degrade(ink: np.ndarray, rng: np.random.Generator, *, p_ruling: float = 0.3,
-            p_binary: float = 0.1, p_jpeg: float = 0.5, max_skew_deg: float = 2.0
-            ) -> np.ndarray:
+            p_binary: float = 0.1, p_jpeg: float = 0.5, max_skew_deg: float = 2.0,
+            uneven_light: float = 0.35) -> np.ndarray:
   """uint8 `[H', W', 3]`: `ink` (float `[H, W]`, 1.0 where the pen went) as a picture.
 
-  Paper: a tint, fibre texture, optional ruling, uneven light. Ink: a colour from black
-  to blue, pressure varying along the line. Then skew, blur, sensor noise, and either
-  a binarised scan or JPEG compression.
+  Paper: a tint, fibre texture, optional ruling. Ink: a colour from black to blue,
+  pressure varying along the line. Light: uneven over paper and ink alike (`_light`;
+  `uneven_light=0` lights the line evenly). Then skew, blur, sensor noise (the same in
+  the three channels, as after a scanner's or camera's colour processing), and either a
+  binarised scan or JPEG compression. Every draw comes from `rng`, in a fixed number
+  whatever the image, so the same rng gives the same picture.
   """
   h, w = ink.shape
   pad = max(2, h // 8)
-  ink = np.pad(ink, pad)
+  ink = np.pad(np.asarray(ink, np.float32), pad)
   h, w = ink.shape
   paper_tint = rng.uniform(0.78, 1.0) * np.array(
-      [1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 1.0)])
+      [1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 1.0)], np.float32)
   texture = 1.0 - 0.06 * rng.uniform() * _smooth_field((h, w), 3.0, rng)
   paper = texture[..., None] * paper_tint
   if rng.uniform() < p_ruling:
     spacing = rng.uniform(0.6, 1.1) * h
     base = rng.uniform(0.65, 0.9) * h
     for y in np.arange(base % spacing, h, spacing).astype(int):
-      paper[y:y + 1] *= np.array([0.8, 0.85, 0.95])
-  light = 1.0 - rng.uniform(0.0, 0.35) * np.linspace(0, 1, w)[None, ::rng.choice([-1, 1])]
-  paper = paper * light[..., None]
+      paper[y:y + 1] *= np.array([0.8, 0.85, 0.95], np.float32)
   colour = rng.choice([np.array([0.05, 0.05, 0.08]), np.array([0.1, 0.15, 0.45]),
                        np.array([0.25, 0.25, 0.3])]) * rng.uniform(0.5, 1.5)
   pressure = 0.65 + 0.35 * _smooth_field((h, w), max(h / 2, 2.0), rng)
   alpha = np.clip(ink * pressure, 0.0, 1.0)[..., None]
-  picture = Image.fromarray((np.clip(paper * (1.0 - alpha) + colour * alpha, 0, 1) * 255
-                             ).astype(np.uint8))
+  picture = paper * (1.0 - alpha) + colour.astype(np.float32) * alpha
+  picture *= _light((h, w), uneven_light, rng)[..., None]
+  picture = Image.fromarray((np.clip(picture, 0.0, 1.0) * 255).astype(np.uint8))
   angle = rng.uniform(-max_skew_deg, max_skew_deg)
   if abs(angle) > 0.2:
     edge = tuple(int(c) for c in np.asarray(picture)[0, 0])
     picture = picture.rotate(angle, Image.Resampling.BILINEAR, expand=True, fillcolor=edge)
+  picture = np.asarray(picture, np.float32) / 255
   sigma = rng.uniform(0.0, 1.0)
   if sigma > 0.3:
-    picture = picture.filter(ImageFilter.GaussianBlur(sigma))
-  picture = np.asarray(picture, np.float32) / 255
-  picture = np.clip(picture + rng.normal(0.0, rng.uniform(0.0, 0.04), picture.shape)
-                    .astype(np.float32), 0.0, 1.0)
+    picture = ndimage.gaussian_filter(picture, (sigma, sigma, 0.0), truncate=3.0)
+  noise = rng.standard_normal((*picture.shape[:2], 1), dtype=np.float32)
+  picture = np.clip(picture + rng.uniform(0.0, 0.04) * noise, 0.0, 1.0)
   if rng.uniform() < p_binary:
     gray = picture.mean(axis=2)
     threshold = 0.5 * (np.percentile(gray, 2) + np.percentile(gray, 60))
