@@ -53,6 +53,10 @@ _READ = "|line_image(height={height}, max_width={max_width})"
 _PP_TRAIN = ("decode_ink|normalize|random_affine(p=0.8, scale=(0.9, 1.1), aspect=(0.85, 1.15), "
              "rotation_deg=1.5, shear=0.35)|render_ink(height={render_height}, "
              "pen_width=(1.2, 4.0), stroke_jitter=0.15)|degrade_scan" + _READ + _LABELS)
+# Stored line images have no ink to re-render: the read line is slanted, turned,
+# stretched (every letter kept), thickened or thinned and noised instead.
+_AUGMENT_STORED = ("|augment_line(p=0.8, max_width={max_width})|thickness(p=0.3, key='inputs')"
+                   "|image_noise(p=0.3, sigma=0.05, key='inputs')")
 _PP_EVAL = ("decode_ink|render_ink(height={render_height}, pen_width=2.5)"
             "|degrade_scan(p_ruling=0.0, p_binary=0.0, p_jpeg=0.0, max_skew_deg=0.0)"
             + _READ + _LABELS)
@@ -85,7 +89,8 @@ def get_config(arg=None):
   data.prefetch = 8                   # Batches prefetched per process.
 
   if arg.data in ("pages", "kaggle_names"):  # Stored line images: read, then labelled.
-    data.pp_train = data.pp_eval = _READ.lstrip("|") + _LABELS
+    data.pp_train = _READ.lstrip("|") + _AUGMENT_STORED + _LABELS
+    data.pp_eval = _READ.lstrip("|") + _LABELS
     data.skip_bad = True  # Lines with characters outside the alphabet: logged, skipped.
 
   config.model = ml_collections.ConfigDict(dict(name="crnn", **SIZES[arg.size]))

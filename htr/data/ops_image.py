@@ -75,14 +75,14 @@ def get_relabel(from_classes: str, to_classes: str = "chars94", first_label: int
   return op
 
 
-def _maybe(p: float, transform):
-  """Applies `transform(image [H, W], rng)` to the image with probability p."""
+def _maybe(p: float, transform, key: str = "image"):
+  """Applies `transform(image [H, W], rng)` to `example[key]` [H, W, 1] with probability p
+  (`image` for characters, `inputs` for lines read by `line_image`)."""
   def op(example: Example, rng: np.random.Generator) -> Example:
     if p < 1.0 and rng.random() >= p:
       return example
-    image = example["image"]
-    out = transform(image[..., 0], rng)
-    return {**example, "image": np.clip(out, 0.0, 1.0).astype(np.float32)[..., None]}
+    out = transform(example[key][..., 0], rng)
+    return {**example, key: np.clip(out, 0.0, 1.0).astype(np.float32)[..., None]}
   return op
 
 
@@ -114,7 +114,7 @@ def get_random_affine_image(p: float = 1.0, rotation_deg: float = 10.0, scale: f
 
 
 @register("elastic", random=True)
-def get_elastic(p: float = 1.0, alpha: float = 8.0, sigma: float = 3.0):
+def get_elastic(p: float = 1.0, alpha: float = 8.0, sigma: float = 3.0, key: str = "image"):
   """Elastic distortion (Simard et al. 2003): a Gaussian-smoothed random displacement.
 
   Args:
@@ -127,11 +127,11 @@ def get_elastic(p: float = 1.0, alpha: float = 8.0, sigma: float = 3.0):
     field = ndimage.gaussian_filter(field, (0, sigma, sigma), mode="constant") * alpha
     grid = np.indices(image.shape, dtype=np.float64) + field
     return ndimage.map_coordinates(image, grid, order=1, mode="constant")
-  return _maybe(p, transform)
+  return _maybe(p, transform, key)
 
 
 @register("thickness", random=True)
-def get_thickness(p: float = 0.5, erode_prob: float = 0.5):
+def get_thickness(p: float = 0.5, erode_prob: float = 0.5, key: str = "image"):
   """Thicker (grey dilation) or thinner (grey erosion) strokes, by up to one pixel.
 
   Erosion that would remove more than half of the ink (already thin strokes) is
@@ -143,10 +143,11 @@ def get_thickness(p: float = 0.5, erode_prob: float = 0.5):
       return ndimage.grey_dilation(image, size=(size, size))
     thinner = ndimage.grey_erosion(image, size=(size, size))
     return thinner if thinner.sum() >= 0.5 * image.sum() else image
-  return _maybe(p, transform)
+  return _maybe(p, transform, key)
 
 
 @register("image_noise", random=True)
-def get_image_noise(p: float = 1.0, sigma: float = 0.05):
+def get_image_noise(p: float = 1.0, sigma: float = 0.05, key: str = "image"):
   """Additive Gaussian noise of std drawn uniformly in [0, sigma], clipped to [0, 1]."""
-  return _maybe(p, lambda image, rng: image + rng.normal(0.0, rng.uniform(0, sigma), image.shape))
+  return _maybe(p, lambda image, rng: image + rng.normal(0.0, rng.uniform(0, sigma), image.shape),
+                key)
