@@ -7,16 +7,18 @@ Conv1D + BiLSTM + CTC model learns to read real-ish ink from it. See README.md.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from htr.ink import records, synthetic
+from htr.ink.ink import Ink
 
 # Seeds of the two independent streams: writers (by writer id) and lines.
 _WRITER_STREAM = 2026_11_22
 _LINE_STREAM = 1
-_SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test")
 
 
 @dataclasses.dataclass(eq=False)
@@ -24,7 +26,7 @@ class SyntheticInkConfig(tfds.core.BuilderConfig):
   """Sizes of one variant.
 
   Attributes:
-    lines: lines per split, in `_SPLITS` order.
+    lines: lines per split, in `SPLITS` order.
     writers: writers per split; each split has its own writers, so the test
       split is written by parameter draws never seen in training.
     min_words: fewest words per line.
@@ -72,18 +74,27 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     del dl_manager  # Nothing to download.
-    return {split: self._generate_examples(split) for split in _SPLITS}
+    return {split: self._generate_examples(split) for split in SPLITS}
 
   def _generate_examples(self, split: str):
-    config = self.builder_config
-    index = _SPLITS.index(split)
-    first_writer, styles = synthetic.split_writers(config.writers, index, _WRITER_STREAM)
-    num_writers = len(styles)
-    for i in range(config.lines[index]):
-      rng = np.random.default_rng([_LINE_STREAM, config.seed, index, i])
-      text = synthetic.sample_line(rng, min_words=config.min_words, max_words=config.max_words,
-                                   max_chars=config.max_chars)
-      ink = synthetic.write_line(text, styles[i % num_writers], rng)
+    for i, writer, text, ink in generate_lines(self.builder_config, split):
       key = f"{split}-{i:06d}"
-      yield key, {"id": key, "writer": first_writer + i % num_writers,
-                  "ink": records.ink_to_record(ink), "text": text}
+      yield key, {"id": key, "writer": writer, "ink": records.ink_to_record(ink), "text": text}
+
+
+def generate_lines(config: SyntheticInkConfig, split: str) -> Iterator[tuple[int, int, str, Ink]]:
+  """(index, writer id, text, ink) of every line of `split`, in index order.
+
+  Line i depends only on (config.seed, split, i) and its writer only on the writer's
+  id, so builders that start from these lines (synthetic_lines) share writers by id:
+  a config with the same `writers` keeps test writers out of training in both.
+  """
+  index = SPLITS.index(split)
+  first_writer, styles = synthetic.split_writers(config.writers, index, _WRITER_STREAM)
+  num_writers = len(styles)
+  for i in range(config.lines[index]):
+    rng = np.random.default_rng([_LINE_STREAM, config.seed, index, i])
+    text = synthetic.sample_line(rng, min_words=config.min_words, max_words=config.max_words,
+                                 max_chars=config.max_chars)
+    yield i, first_writer + i % num_writers, text, synthetic.write_line(
+        text, styles[i % num_writers], rng)
