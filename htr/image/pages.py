@@ -58,15 +58,17 @@ def _number(value: str | None, what: str, path: str) -> float:
 
 def _points(text: str | None, what: str, path: str, width: int, height: int) -> np.ndarray:
   """'x y x y ...' (ALTO) or 'x,y x,y ...' (PAGE) -> float32 [N, 2], clipped to the page;
-  a repeated first point at the end is dropped."""
+  the first point repeated at the end (once or more, after clipping) is dropped, so that
+  reading what a writer wrote gives the same points."""
   values = (text or "").replace(",", " ").split()
   if len(values) < 4 or len(values) % 2:
     raise InputError(f"{what} has {len(values)} coordinates; expected pairs, at least 2",
                      path=path)
   points = np.array([_number(v, what, path) for v in values], np.float32).reshape(-1, 2)
-  if len(points) > 2 and np.array_equal(points[0], points[-1]):
+  points = np.clip(points, 0, [max(width - 1, 0), max(height - 1, 0)]).astype(np.float32)
+  while len(points) > 2 and np.array_equal(points[0], points[-1]):  # Closed, even twice.
     points = points[:-1]
-  return np.clip(points, 0, [max(width - 1, 0), max(height - 1, 0)]).astype(np.float32)
+  return points
 
 
 def _custom(text: str | None) -> dict[str, list[dict[str, str]]]:
