@@ -111,13 +111,14 @@ def degrade(ink: np.ndarray, rng: np.random.Generator, *, p_ruling: float = 0.3,
   pressure = 0.65 + 0.35 * _smooth_field((h, w), max(h / 2, 2.0), rng)
   alpha = np.clip(ink * pressure, 0.0, 1.0)[..., None]
   picture = paper * (1.0 - alpha) + colour.astype(np.float32) * alpha
-  picture *= _light((h, w), uneven_light, rng)[..., None]
   picture = Image.fromarray((np.clip(picture, 0.0, 1.0) * 255).astype(np.uint8))
   angle = rng.uniform(-max_skew_deg, max_skew_deg)
   if abs(angle) > 0.2:
     edge = tuple(int(c) for c in np.asarray(picture)[0, 0])
     picture = picture.rotate(angle, Image.Resampling.BILINEAR, expand=True, fillcolor=edge)
+  # Light after the skew: it falls on the corners the rotation filled in as on the paper.
   picture = np.asarray(picture, np.float32) / 255
+  picture *= _light(picture.shape[:2], uneven_light, rng)[..., None]
   sigma = rng.uniform(0.0, 1.0)
   if sigma > 0.3:
     picture = ndimage.gaussian_filter(picture, (sigma, sigma, 0.0), truncate=3.0)
