@@ -1,6 +1,7 @@
 r"""Offline handwriting (line or word image -> text): CRNN (2-D convs + BiLSTM) + CTC.
 
-Train on the offline default (synthetic ink rendered as scans and photos):
+Train on the offline default, synthetic_lines (synthetic ink pictured as scans and photos;
+it builds once, in about two minutes):
   python -m htr.main --config=configs/offline_crnn.py --workdir=/tmp/htr/offline
 
 Train on IAM-OnDB's real strokes rendered the same way (files in ~/iam_ondb):
@@ -20,9 +21,12 @@ Arguments (after the colon): data=synthetic|iam_ondb|pages|kaggle_names, size=ti
 runlocal (two steps with small batches on tiny data, for laptops and tests).
 
 The task is htr's CTC task, unchanged: this family is this file and htr/models/crnn.py.
-Lines come from ink builders and are rendered, degraded into a scan or a photo
-(`degrade_scan`: paper, ruling, ink colour and pressure, skew, blur, noise, JPEG or
-binarisation) and read back by `line_image`, the op every user image goes through.
+Training lines come from ink builders and are rendered, degraded into a scan or a photo
+(`degrade_scan`: paper, ruling, ink colour and pressure, uneven light, skew, blur, noise,
+JPEG or binarisation) and read back by `line_image`, the op every user image goes
+through. data=synthetic evaluates on synthetic_lines' stored pictures of the same kind
+(fixed images of writers unseen in training); data=iam_ondb on clean scans rendered from
+its ink.
 """
 
 import ml_collections
@@ -42,7 +46,7 @@ SIZES = {
 
 DATASETS = {
     # name, train split, eval split, test split
-    "synthetic": ("synthetic_ink/small", "train", "validation", "test"),
+    "synthetic": ("synthetic_lines/small", "train", "validation", "test"),  # Ink + pictures.
     "iam_ondb": ("iam_ondb", "trainset", "testset_v", "testset_f"),
     "pages": ("page_lines/handwritten", "train", "validation", "test"),  # Real page lines.
     "kaggle_names": ("kaggle_names", "train", "validation", "test"),  # Seed 004's names.
@@ -88,6 +92,8 @@ def get_config(arg=None):
   data.num_threads = 2                # Preprocessing threads per process.
   data.prefetch = 8                   # Batches prefetched per process.
 
+  if arg.data == "synthetic":  # Train re-renders the stored ink; eval reads the pictures.
+    data.pp_eval = _READ.lstrip("|") + _LABELS
   if arg.data in ("pages", "kaggle_names"):  # Stored line images: read, then labelled.
     data.pp_train = _READ.lstrip("|") + _AUGMENT_STORED + _LABELS
     data.pp_eval = _READ.lstrip("|") + _LABELS
@@ -112,5 +118,5 @@ def get_config(arg=None):
     config_lib.runlocal(config)
     data.window_batches = 2
     if arg.data == "synthetic":
-      data.name = "synthetic_ink/tiny"
+      data.name = "synthetic_lines/tiny"
   return config
