@@ -30,6 +30,7 @@ FEATURES = ("dx", "dy", "dt", "pen_up")
 WARMUP_S = 1.0  # Untimed calls before measuring, at least one.
 MIN_MEASURE_S = 1.0  # Timed calls continue past `repeats` until this much time is measured.
 _CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "online_ctc.py"
+_OFFLINE_CONFIG = _CONFIG.with_name("offline_crnn.py")
 
 
 # ---------------------------------------------------------------------------
@@ -42,19 +43,23 @@ def timed(fn: Callable[[], Any], repeats: int, *, compile_s: float = 0.0) -> dic
   WARMUP_S has passed, because a millisecond case is still speeding up over its
   first dozen calls (caches, thread pools, CPU clocks) and a median of five
   would report that, not the steady state. Slow cases get their one warm-up call.
+  The process's CPU seconds per call (all its threads) are reported beside: on a
+  core shared with other work, one thread's wall time above them is time spent
+  waiting for the core.
   """
   start = time.perf_counter()
   fn()
   warmup = time.perf_counter() - start
   while time.perf_counter() - start < WARMUP_S:
     fn()
-  times = []
+  times, cpu = [], []
   while len(times) < repeats or sum(times) < MIN_MEASURE_S:
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     fn()
     times.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
   return {"compile_s": compile_s, "warmup_s": warmup, "times_s": times,
-          "median_s": float(np.median(times))}
+          "median_s": float(np.median(times)), "cpu_median_s": float(np.median(cpu))}
 
 
 def per_second(result: dict[str, Any], items: int) -> dict[str, Any]:
@@ -263,6 +268,84 @@ def htr_compiles(repeats: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
+# htr side, offline: line images.
+# ---------------------------------------------------------------------------
+def offline_config(size: str = "small"):
+  """configs/offline_crnn.py at `size`, its SIZES as they are when the case runs."""
+  spec = importlib.util.spec_from_file_location("offline_crnn", _OFFLINE_CONFIG)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(f"size={size}")
+
+
+def _offline_task(size: str):
+  from htr import tasks
+  return tasks.get_task(offline_config(size))
+
+
+def _on_one_device(task, batch):
+  """(variables, batch) on one device, where the line is recognised: one line cannot
+  split over "data", and offline_crnn has no "model" axis."""
+  import jax
+  variables = task.init(jax.random.key(0), batch)
+  return jax.device_put((variables, batch), jax.devices()[0])
+
+
+def _num_params(variables) -> int:
+  import jax
+  return int(sum(np.size(x) for x in jax.tree.leaves(variables["params"])))
+
+
+def htr_offline_line(repeats: int, size: str = "small", width: int = inputs.LINE_WIDTH
+                     ) -> dict[str, Any]:
+  """One line image `[1, 64, width, 1]` through the CTC task's jitted predict (greedy)."""
+  import jax
+  task = _offline_task(size)
+  batch = {"inputs": inputs.line_input(width=width)[None, :, :, None],
+           "input_lengths": np.array([width], np.int32)}
+  variables, batch = _on_one_device(task, batch)
+  start = time.perf_counter()
+  predict = jax.jit(task.predict).lower(variables, batch).compile()
+  compile_s = time.perf_counter() - start
+
+  def recognise():
+    out = predict(variables, batch)
+    tokens, counts = np.asarray(out["tokens"]), np.asarray(out["token_lengths"])
+    return [t[:n].tolist() for t, n in zip(tokens, counts)]
+  return {**milliseconds(timed(recognise, repeats, compile_s=compile_s)),
+          "input_shape": list(batch["inputs"].shape), "frames": width // task.model.time_stride,
+          "params": _num_params(variables)}
+
+
+def htr_offline_read(repeats: int, size: str = "small", width: int = inputs.LINE_WIDTH
+                     ) -> dict[str, Any]:
+  """A grey picture `width` pixels wide to text, as `htr recognize` reads it
+  (htr/predict.py): the config's pp_predict ops (`line_image`: ink map, background,
+  crop, scale to 64 high), padding to the width bucket, jitted predict, texts."""
+  import jax
+
+  from htr.data import pipeline
+  from htr.data.bucketing import collate
+  task = _offline_task(size)
+  picture = inputs.line_picture(width)
+  pad = {"inputs": task.padding()[0]["inputs"]}
+
+  def batch_of():
+    return pipeline.host_batch(collate([task.prepare(picture, "line")], pad, 1), pad)
+  first = batch_of()
+  variables, _ = _on_one_device(task, first)
+  start = time.perf_counter()
+  predict = jax.jit(task.predict).lower(variables, first).compile()
+  compile_s = time.perf_counter() - start
+
+  def read():
+    return task.results(jax.tree.map(np.asarray, predict(variables, batch_of())))
+  return {**milliseconds(timed(read, repeats, compile_s=compile_s)),
+          "picture_shape": list(picture.shape), "read_width": int(first["input_lengths"][0]),
+          "padded_width": int(first["inputs"].shape[2]), "params": _num_params(variables)}
+
+
+# ---------------------------------------------------------------------------
 # Peer side.
 # ---------------------------------------------------------------------------
 def _peer_model(packed: bool = True):
@@ -343,3 +426,40 @@ def peer_beam(repeats: int) -> dict[str, Any]:
   logprobs = inputs.peaky_logprobs(BEAM_LINES, inputs.TYPICAL_LENGTH, 80)
   return per_second(timed(lambda: [peer_seed.prefix_beam_search(lp, BEAM_WIDTH)
                                    for lp in logprobs], repeats), BEAM_LINES)
+
+
+def _peer_crnn():
+  import torch
+
+  from bench import peer_crnn
+  from htr.text.alphabet import Alphabet
+  torch.manual_seed(0)
+  model = peer_crnn.SeedCRNN(Alphabet.named("iam_ondb").num_classes, height=inputs.LINE_HEIGHT)
+  return model, peer_crnn.recognise_fn(model)
+
+
+def _peer_params(model) -> int:
+  return int(sum(p.numel() for p in model.parameters()))
+
+
+def peer_offline_line(repeats: int, width: int = inputs.LINE_WIDTH) -> dict[str, Any]:
+  import torch
+  model, recognise = _peer_crnn()
+  images = torch.from_numpy(inputs.line_input(width=width))[None, None]
+  return {**milliseconds(timed(lambda: recognise(images), repeats)),
+          "input_shape": list(images.shape), "params": _peer_params(model)}
+
+
+def peer_offline_read(repeats: int, width: int = inputs.LINE_WIDTH) -> dict[str, Any]:
+  """The same picture, read as a fixed-size pipeline does (resize to 64 x width, scale)."""
+  from bench import peer_crnn
+  from htr.text.alphabet import Alphabet
+  model, recognise = _peer_crnn()
+  alphabet = Alphabet.named("iam_ondb")
+  picture = inputs.line_picture(width)
+
+  def read():
+    return [alphabet.decode(ids) for ids in
+            recognise(peer_crnn.prepare(picture, inputs.LINE_HEIGHT, width))]
+  return {**milliseconds(timed(read, repeats)), "picture_shape": list(picture.shape),
+          "params": _peer_params(model)}

@@ -3,6 +3,10 @@
 Lengths are points per line after htr's preprocessing (resample spacing 0.1
 line heights), measured on 400 IAM-OnDB lines: median 754, 5%..95% 419..1105,
 log-normal with mu 6.59, sigma 0.326; about 18 points per character.
+
+Offline cases read a picture of a line instead: htr's synthetic ink writer,
+rendered and degraded as a scanner sees it (`line_picture`), and that picture
+read into the recognisers' input (`line_input`).
 """
 
 from __future__ import annotations
@@ -81,3 +85,49 @@ def inks(n: int, seed: int = 0) -> list:
     out.append(synthetic.write_line(synthetic.sample_line(rng, min_words=4, max_words=7),
                                      style, rng))
   return out
+
+
+LINE_HEIGHT = 64  # Pixels: configs/offline_crnn.py's data.height.
+LINE_WIDTH = 1000  # Pixels: the issue's "1,000-pixel-wide line".
+
+
+def line_picture(width: int = LINE_WIDTH, seed: int = 0) -> np.ndarray:
+  """uint8 `[H, width]` grey picture of a handwritten line on paper, as scanned.
+
+  A synthetic line whose ink, drawn LINE_HEIGHT pixels high, is about `width` wide
+  (within 5 %, or the closest of 50 lines), so the picture reads back about `width`
+  columns at that height; degraded by htr's scan model (paper, ink colour and
+  pressure, blur, noise; no skew) and scaled to exactly `width` columns.
+  """
+  from PIL import Image
+
+  from htr.image import lines
+  from htr.ink import render, synthetic
+  rng = np.random.default_rng(seed)
+  words = max(1, round(width / 150))  # ~150 pixels a word at 64 pixels high.
+  best = None
+  for _ in range(50):
+    ink = synthetic.write_line(synthetic.sample_line(rng, min_words=words, max_words=words + 2),
+                               synthetic.sample_writer(rng), rng)
+    drawn = render.render(ink, height=LINE_HEIGHT, pen_width=2.5)
+    if best is None or abs(drawn.shape[1] - width) < abs(best.shape[1] - width):
+      best = drawn
+    if abs(best.shape[1] - width) <= 0.05 * width:
+      break
+  drawn = best
+  picture = lines.degrade(drawn.astype(np.float32) / 255, rng, max_skew_deg=0.0)
+  grey = Image.fromarray(picture).convert("L")
+  height = round(grey.height * width / grey.width)
+  return np.asarray(grey.resize((width, height), Image.Resampling.BILINEAR))
+
+
+def line_input(height: int = LINE_HEIGHT, width: int = LINE_WIDTH, seed: int = 0
+               ) -> np.ndarray:
+  """float32 `[height, width]`, ink 1.0 on 0.0: `line_picture` as htr reads it
+  (`prepare_line`), scaled to exactly `width` columns. Both sides get this array."""
+  from PIL import Image
+
+  from htr.image import lines
+  line = lines.prepare_line(line_picture(width, seed), height=height, max_width=4 * width)
+  resized = Image.fromarray(line, mode="F").resize((width, height), Image.Resampling.BILINEAR)
+  return np.clip(np.asarray(resized, np.float32), 0.0, 1.0)

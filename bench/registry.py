@@ -54,6 +54,12 @@ CASES = [
          cases.htr_greedy, cases.peer_greedy),
     Case("beam", f"prefix beam search, width {cases.BEAM_WIDTH}", "lines/s", True,
          cases.htr_beam, cases.peer_beam),
+    Case("offline_line", f"recognise 1 line image {inputs.LINE_HEIGHT}x{inputs.LINE_WIDTH}: "
+         "htr offline_crnn small vs a CRNN of seed 004's kind", "ms", False,
+         cases.htr_offline_line, cases.peer_offline_line),
+    Case("offline_read", f"read 1 grey picture {inputs.LINE_WIDTH} px wide to text, same models "
+         "(htr: line_image prep; peer: resize)", "ms", False, cases.htr_offline_read,
+         cases.peer_offline_read),
     Case("compiles", f"jit compilations over a bucketed epoch of {cases.EPOCH_LINES} lines",
          "count", False, cases.htr_compiles, None),
 ]

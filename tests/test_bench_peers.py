@@ -59,3 +59,34 @@ def test_torch_peer_padded_path_equals_packed_on_full_rows():
   packed = model(x, lengths)
   model.packed = False
   torch.testing.assert_close(model(x, lengths), packed)
+
+
+def test_torch_crnn_peer_reads_a_line_at_a_quarter_of_its_width():
+  torch = pytest.importorskip("torch")
+  from bench import peer_crnn
+  model = peer_crnn.SeedCRNN(80)
+  convs = [m for m in model.conv if isinstance(m, torch.nn.Conv2d)]
+  assert [(c.in_channels, c.out_channels) for c in convs] == [
+      (1, 32), (32, 64), (64, 128), (128, 256)]
+  assert (model.lstm.input_size, model.lstm.num_layers, model.lstm.hidden_size,
+          model.lstm.bidirectional) == (4 * 256, 2, 256, True)
+  image = peer_crnn.prepare(inputs.line_picture(120), 64, 120)
+  assert image.shape == (1, 1, 64, 120) and 0.0 <= float(image.min()) <= float(image.max()) <= 1.0
+  assert model.eval()(image).shape == (1, 30, 80)
+  assert len(peer_crnn.recognise_fn(model)(image)) == 1
+
+
+@pytest.mark.parametrize("impl", ["htr", "peer"])
+@pytest.mark.parametrize("case", ["offline_line", "offline_read"])
+def test_offline_cases_run(monkeypatch, case, impl):
+  """The offline cases, small: htr's tiny CRNN and the peer on a 128-pixel line."""
+  if impl == "peer":
+    pytest.importorskip("torch")
+  from bench import cases
+  monkeypatch.setattr(cases, "WARMUP_S", 0.0)
+  monkeypatch.setattr(cases, "MIN_MEASURE_S", 0.0)
+  kwargs = {"size": "tiny"} if impl == "htr" else {}
+  result = getattr(cases, f"{impl}_{case}")(2, width=128, **kwargs)
+  assert len(result["times_s"]) == 2 and result["value"] > 0 and result["params"] > 0
+  if impl == "htr" and case == "offline_read":
+    assert result["padded_width"] >= result["read_width"] > 64
