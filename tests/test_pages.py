@@ -42,6 +42,7 @@ def test_alto_lines_polygons_baselines_types_and_clipping():
               '<String CONTENT=""/></TextLine>')
   page = pages.read_page(xml, name="letters/a.xml")
   assert page.format == "alto" and (page.width, page.height) == (1000, 800)
+  assert page.ordered  # ALTO's reading order is its document order.
   assert page.image == "letters/scan 1 (2).jpg"
   first, second, third = page.lines
   assert [l.order for l in page.lines] == [0, 1, 2] and first.region == "b1"
@@ -76,7 +77,7 @@ def test_page_xml_reading_order_of_regions_and_lines():
           '<TextRegion id="r2" type="marginalia"><Coords points="0,0 5,0 5,5"/>'
           + line.format(id="l_4", i=0, x=300, x2=700, t="Cafe\u0301&#13;") + "</TextRegion>")
   page = pages.read_page(_page(body, order=order), name="p/page.xml")
-  assert page.format == "page" and page.image == "p/img.jpg"
+  assert page.format == "page" and page.image == "p/img.jpg" and page.ordered
   assert [l.text for l in page.lines] == ["Caf\u00e9", "first of r1", "second of r1"]
   assert [l.order for l in page.lines] == [0, 1, 2]
   assert page.lines[0].type == "marginalia" and page.lines[0].confidence == 0.9
@@ -87,8 +88,10 @@ def test_page_xml_reading_order_of_regions_and_lines():
 def test_other_page_versions_and_empty_unicode(version):
   body = ('<TextRegion id="r"><TextLine id="l"><Coords points="1,1 9,1 9,9 1,9"/>'
           "<TextEquiv><Unicode/></TextEquiv></TextLine></TextRegion>")
-  (line,) = pages.read_page(_page(body, version=version)).lines
+  page = pages.read_page(_page(body, version=version))
+  (line,) = page.lines
   assert line.text == "" and line.baseline.shape == (2, 2)
+  assert not page.ordered  # Neither ReadingOrder nor a line's readingOrder: no order.
 
 
 @pytest.mark.parametrize("xml, reason", [

@@ -119,8 +119,9 @@ def test_with_reading_order_orders_lines_and_makes_regions():
   lines = tuple(page_model.Line(f"l{i}", page_model.box_polygon(boxes[i]),
                                 np.array([[boxes[i, 0], boxes[i, 3]], [boxes[i, 2], boxes[i, 3]]]),
                                 "", "", k, "") for k, i in enumerate(perm))
-  page = ro.with_reading_order(page_model.Page("p.jpg", 2000, 3000, lines, ""))
-  assert [line.id for line in page.lines] == [f"l{i}" for i in truth]
+  page = ro.with_reading_order(page_model.Page("p.jpg", 2000, 3000, lines, "",
+                                               ordered=False))
+  assert page.ordered and [line.id for line in page.lines] == [f"l{i}" for i in truth]
   assert [line.order for line in page.lines] == list(range(len(lines)))
   assert [r.id for r in page.regions] == ["block1", "block2", "block3", "block4"]
   assert [line.region for line in page.lines][:2] == ["block1", "block2"]

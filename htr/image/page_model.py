@@ -96,6 +96,10 @@ class Page:
     format: "alto", "page" or "json": what it was read from ("" if built in memory).
     regions: the regions the file declares, in reading order (lines may also name
       regions that are not declared here; writers then draw a box around them).
+    ordered: whether `lines` are in a reading order the file states; False for a
+      PAGE-XML file without `ReadingOrder` or line `readingOrder` (its lines are then
+      in document order, which PAGE does not define as an order). ALTO's order is its
+      document order, JSON's its `reading_order` fields.
   """
 
   image: str
@@ -104,6 +108,7 @@ class Page:
   lines: tuple[Line, ...]
   format: str
   regions: tuple[Region, ...] = ()
+  ordered: bool = True
 
   def regions_with_lines(self) -> list[tuple[Region, tuple[Line, ...]]]:
     """Each region with its lines, in reading order: regions by their first line, then

@@ -6,11 +6,11 @@ Both formats describe the same things in different places (shared/formats/PAGES.
 elements are matched by namespace family and local name, never by prefix; coordinates
 are clipped to the page; ALTO line types are resolved through their tags' labels; PAGE
 reading order comes from `ReadingOrder` for regions and `custom="readingOrder {index:N;}"`
-for lines; an ALTO BASELINE that is a single number (before ALTO 4.2) becomes a
-horizontal line across the box. Text is NFC-normalised; line text is always taken from
-the lines, never from a region's joined copy. Words are PAGE `Word`s, or ALTO `String`s
-when a line holds several (or `SP`s); a line in one String, as eScriptorium writes
-them, has no words.
+for lines (a file with neither is read in document order, with `Page.ordered` False); an
+ALTO BASELINE that is a single number (before ALTO 4.2) becomes a horizontal line across
+the box. Text is NFC-normalised; line text is always taken from the lines, never from a
+region's joined copy. Words are PAGE `Word`s, or ALTO `String`s when a line holds
+several (or `SP`s); a line in one String, as eScriptorium writes them, has no words.
 """
 
 from __future__ import annotations
@@ -219,8 +219,9 @@ def _page_words(element, where: str, width: int, height: int) -> tuple[Word, ...
 
 
 def _page_line(element, region: Region, position: int, where_region: str, width: int,
-               height: int) -> tuple[int, Line]:
-  """A TextLine -> (its readingOrder index within the region, Line with order 0)."""
+               height: int) -> tuple[int | None, Line]:
+  """A TextLine -> (its readingOrder index within the region, None without one; Line
+  with order 0)."""
   line_id = element.get("id", f"{region.id}_line{position}")
   where = f"{where_region}: TextLine {line_id}"
   coords = next(iter(_children(element, "Coords")), None)
@@ -236,7 +237,7 @@ def _page_line(element, region: Region, position: int, where_region: str, width:
   text, confidence = _page_equiv(element, where)
   custom = _custom(element.get("custom"))
   order = custom.get("readingOrder", [{}])[0].get("index")
-  rank = int(_number(order, "readingOrder index", where)) if order else position
+  rank = int(_number(order, "readingOrder index", where)) if order else None
   structure = custom.get("structure", [{}])[0].get("type", "").lower() or region.type
   return rank, Line(line_id, polygon, baseline, text, structure, 0, region.id, confidence,
                     _page_words(element, where, width, height))
@@ -262,6 +263,7 @@ def _read_page_xml(root, path: str) -> Page:
   region_rank = {ref.get("regionRef"): int(_number(ref.get("index"), "index", path))
                  for ref in _descendants(page_element, "RegionRefIndexed")}
   ranked, regions = [], []
+  ordered = bool(region_rank)  # Does the file state an order, for regions or lines?
   for position, element in enumerate(_descendants(page_element, "TextRegion")):
     region = _page_region(element, position, path, width, height)
     rank = region_rank.get(region.id, len(region_rank) + position)
@@ -269,12 +271,14 @@ def _read_page_xml(root, path: str) -> Page:
     for line_position, line_element in enumerate(_children(element, "TextLine")):
       line_rank, line = _page_line(line_element, region, line_position,
                                    f"{path}: TextRegion {region.id}", width, height)
+      ordered |= line_rank is not None
+      line_rank = line_position if line_rank is None else line_rank
       ranked.append(((rank, line_rank, position, line_position), line))
   ranked.sort(key=lambda item: item[0])
   regions.sort(key=lambda item: item[0])
   lines = tuple(dataclasses.replace(line, order=i) for i, (_, line) in enumerate(ranked))
   return Page(_image_path(page_element.get("imageFilename"), path), width, height, lines,
-              "page", tuple(region for _, region in regions))
+              "page", tuple(region for _, region in regions), ordered)
 
 
 def _image_path(file_name: str | None, path: str) -> str:

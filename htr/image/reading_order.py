@@ -289,7 +289,7 @@ def with_reading_order(page: Page, **kwargs) -> Page:
   the page family does for detected lines, which come with neither. Keyword arguments
   are `xy_cut`'s."""
   if not page.lines:
-    return dataclasses.replace(page, regions=())
+    return dataclasses.replace(page, regions=(), ordered=True)
   blocks = xy_cut(np.array([line.box for line in page.lines]), **kwargs)
   lines: list[Line] = []
   for number, block in enumerate(blocks, 1):
@@ -297,4 +297,4 @@ def with_reading_order(page: Page, **kwargs) -> Page:
       lines.append(dataclasses.replace(page.lines[i], order=len(lines),
                                        region=f"block{number}"))
   regions = tuple(Region(f"block{number}") for number in range(1, len(blocks) + 1))
-  return dataclasses.replace(page, lines=tuple(lines), regions=regions)
+  return dataclasses.replace(page, lines=tuple(lines), regions=regions, ordered=True)
