@@ -56,34 +56,30 @@ _LABELS = "|encode_text(alphabet={alphabet!r})|keep(keys=('id', 'inputs', 'label
 _READ = "|line_image(height={height}, max_width={max_width})"
 _PP_TRAIN = ("decode_ink|normalize|random_affine(p=0.8, scale=(0.9, 1.1), aspect=(0.85, 1.15), "
              "rotation_deg=1.5, shear=0.35)|render_ink(height={render_height}, "
-             "pen_width=(1.2, 4.0), stroke_jitter=0.15)|degrade_scan" + _READ + _LABELS)
+             "pen_width=(1.2, 4.0), stroke_jitter=0.15)|degrade_scan" + _READ)
 # Stored line images have no ink to re-render: the read line is slanted, turned,
 # stretched (every letter kept), thickened or thinned and noised instead.
 _AUGMENT_STORED = ("|augment_line(p=0.8, max_width={max_width})|thickness(p=0.3, key='inputs')"
                    "|image_noise(p=0.3, sigma=0.05, key='inputs')")
 _PP_EVAL = ("decode_ink|render_ink(height={render_height}, pen_width=2.5)"
             "|degrade_scan(p_ruling=0.0, p_binary=0.0, p_jpeg=0.0, max_skew_deg=0.0)"
-            + _READ + _LABELS)
+            + _READ)
 
 
-def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False)
-  if arg.data not in DATASETS:
-    raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
-  config = config_lib.trainer_defaults(ml_collections.ConfigDict())
-  config.task = "ctc"                 # htr/tasks/ctc.py: the same task as online ink.
-  config.alphabet = "iam_ondb"        # Alphabet name (htr/text/alphabet.py) or "chars:abc...".
-
-  config.data = config_lib.dataset(*DATASETS[arg.data])
-  data = config.data
-  data.alphabet = config.get_ref("alphabet")  # Same as config.alphabet (for the op specs).
+def line_data(arg: ml_collections.ConfigDict, train_labels: str = _LABELS,
+              eval_labels: str = _LABELS) -> ml_collections.ConfigDict:
+  """`config.data` of every offline line model: where lines come from, how they are
+  pictured and read. `*_labels`: the ops after `line_image` that make the labels (CTC
+  ids here; the encoder-decoder's tokens in configs/offline_trocr.py)."""
+  data = config_lib.dataset(*DATASETS[arg.data])
+  data.alphabet = "iam_ondb"          # Alphabet name (htr/text/alphabet.py) or "chars:abc...".
   data.input_kind = "image"           # What users give the model (htr/inputs.py).
   data.height = 64                    # Line height the model reads (pixels).
   data.render_height = 80             # Ink is drawn this high, then cropped to its ink.
   data.max_width = 2048               # Wider lines are shrunk to this width.
   data.input_shape = (data.height, None, 1)  # One example's inputs; None: padded width.
-  data.pp_train = _PP_TRAIN           # Train: augment the ink, render, degrade, read.
-  data.pp_eval = _PP_EVAL             # Eval: a clean scan of the same rendering.
+  data.pp_train = _PP_TRAIN + train_labels  # Train: augment the ink, render, degrade, read.
+  data.pp_eval = _PP_EVAL + eval_labels  # Eval: a clean scan of the same rendering.
   data.pp_predict = _READ.lstrip("|") + "|keep(keys=('id', 'inputs'))"  # User images.
   data.buckets = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048)  # Padded widths.
   data.max_label_length = 128         # Padded label length.
@@ -93,11 +89,26 @@ def get_config(arg=None):
   data.prefetch = 8                   # Batches prefetched per process.
 
   if arg.data == "synthetic":  # Train re-renders the stored ink; eval reads the pictures.
-    data.pp_eval = _READ.lstrip("|") + _LABELS
+    data.pp_eval = _READ.lstrip("|") + eval_labels
   if arg.data in ("pages", "kaggle_names"):  # Stored line images: read, then labelled.
-    data.pp_train = _READ.lstrip("|") + _AUGMENT_STORED + _LABELS
-    data.pp_eval = _READ.lstrip("|") + _LABELS
+    data.pp_train = _READ.lstrip("|") + _AUGMENT_STORED + train_labels
+    data.pp_eval = _READ.lstrip("|") + eval_labels
     data.skip_bad = True  # Lines with characters outside the alphabet: logged, skipped.
+  if arg.runlocal:
+    data.window_batches = 2
+    if arg.data == "synthetic":
+      data.name = "synthetic_lines/tiny"
+  return data
+
+
+def get_config(arg=None):
+  arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False)
+  if arg.data not in DATASETS:
+    raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
+  config = config_lib.trainer_defaults(ml_collections.ConfigDict())
+  config.task = "ctc"                 # htr/tasks/ctc.py: the same task as online ink.
+  config.data = line_data(arg)
+  config.alphabet = config.data.get_ref("alphabet")  # The characters CTC writes.
 
   config.model = ml_collections.ConfigDict(dict(name="crnn", **SIZES[arg.size]))
   config.model.conv_dropout = 0.1     # Dropout after each conv block.
@@ -116,7 +127,4 @@ def get_config(arg=None):
 
   if arg.runlocal:
     config_lib.runlocal(config)
-    data.window_batches = 2
-    if arg.data == "synthetic":
-      data.name = "synthetic_lines/tiny"
   return config

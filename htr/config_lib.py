@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
+import os
+from types import ModuleType
 from typing import Any
 
 import ml_collections
@@ -42,6 +45,16 @@ def _boolean(key: str, value: str) -> bool:
   if spelled in ("false", "0"):
     return False
   raise ValueError(f"config argument {key}={value!r} is not a boolean (true/false, 1/0)")
+
+
+def sibling(config_file: str, name: str) -> ModuleType:
+  """configs/NAME.py beside `config_file`, as a module: for a config built on another's
+  parts (configs are files loaded by path, not a package one could import)."""
+  path = os.path.join(os.path.dirname(os.path.abspath(config_file)), f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"htr_configs.{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -16,6 +16,7 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
   atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402  (after XLA_FLAGS: importing pytest plugins may import jax)
 
 
@@ -102,3 +103,25 @@ def _live_server(app):
 def live_server():
   """`with live_server(app) as url:` the app served over real sockets on loopback."""
   return _live_server
+
+
+@pytest.fixture
+def line_image_files(tmp_path):
+  """`line_image_files(n)` -> paths of n synthetic line pictures (1, 2, ... words; PNG and
+  JPEG in turn), drawn by the synthetic writer and degraded into scans and photos."""
+  def write(n: int = 3) -> list[str]:
+    from PIL import Image
+
+    from htr.image import lines
+    from htr.ink import render, synthetic
+    rng = np.random.default_rng(7)
+    paths = []
+    for i in range(n):
+      ink = synthetic.write_line(synthetic.sample_line(rng, max_words=1 + i),
+                                 synthetic.sample_writer(rng), rng)
+      rendered = render.render(ink, height=64, pen_width=2.5).astype(np.float32) / 255
+      path = str(tmp_path / f"line{i}.{'jpg' if i % 2 else 'png'}")
+      Image.fromarray(lines.degrade(rendered, rng)).save(path)
+      paths.append(path)
+    return paths
+  return write

@@ -55,6 +55,9 @@ class Task(base.Task):
   """
 
   main_metric = ("token_cer", "min")
+  # Batch keys of the image and its real width (a subclass reading `line_image`'s
+  # output names them `inputs` and `input_lengths`, as CTC line models do).
+  image_key, width_key = "image", "image_width"
 
   def __init__(self, config, metadata: dict[str, Any] | None = None):
     super().__init__(config, metadata)
@@ -75,14 +78,14 @@ class Task(base.Task):
   # -- input --------------------------------------------------------------
   def padding(self):
     data = self.config.data
-    return ({"image": PadSpec(tuple(data.width_buckets), 0.0, "image_width", axis=1),
-             "tokens": PadSpec((data.max_tokens,), PAD, "token_lengths")}, "image")
+    return ({self.image_key: PadSpec(tuple(data.width_buckets), 0.0, self.width_key, axis=1),
+             "tokens": PadSpec((data.max_tokens,), PAD, "token_lengths")}, self.image_key)
 
   def dummy_batch(self, batch_size):
     data = self.config.data
     width = data.width_buckets[0]
-    return {"image": np.zeros((batch_size, data.image_height, width, 1), np.float32),
-            "image_width": np.full((batch_size,), width, np.int32),
+    return {self.image_key: np.zeros((batch_size, data.image_height, width, 1), np.float32),
+            self.width_key: np.full((batch_size,), width, np.int32),
             "tokens": np.zeros((batch_size, data.max_tokens), np.int32),
             "token_lengths": np.zeros((batch_size,), np.int32),
             "mask": np.ones((batch_size,), np.float32)}
@@ -91,7 +94,7 @@ class Task(base.Task):
     return {"vocab": self.vocab.tokens}
 
   def model_inputs(self, batch):
-    return {"image": batch["image"], "image_width": batch["image_width"],
+    return {"image": batch[self.image_key], "image_width": batch[self.width_key],
             "tokens": batch["tokens"][:, :-1]}
 
   # -- training -------------------------------------------------------------
@@ -110,7 +113,7 @@ class Task(base.Task):
   def predict(self, variables, batch):
     """Greedy (beam_width 1) or beam search, inside jit, over the decoder's KV cache."""
     model, cfg = self.model, self.config.decode
-    memory, memory_mask = model.apply(variables, batch["image"], batch["image_width"],
+    memory, memory_mask = model.apply(variables, batch[self.image_key], batch[self.width_key],
                                       method="encode")
     length = self.config.data.max_tokens
     cache = model.apply(variables, memory, memory_mask, length, method="init_cache")
@@ -121,7 +124,7 @@ class Task(base.Task):
                                   method="decode_step")
       return jnp.where(never, -jnp.inf, logits), cache
 
-    kwargs = dict(batch=batch["image"].shape[0], bos=BOS, eos=EOS, pad=PAD,
+    kwargs = dict(batch=batch[self.image_key].shape[0], bos=BOS, eos=EOS, pad=PAD,
                   max_length=length - 1)
     if cfg.beam_width > 1:
       tokens, lengths, score = search.beam_search(step, cache, beam=cfg.beam_width,
