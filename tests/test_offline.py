@@ -107,19 +107,8 @@ def workdir(data_dir, tmp_path_factory, load_config):
   return out
 
 
-def _line_files(tmp_path, n=3) -> list[str]:
-  rng = np.random.default_rng(7)
-  paths = []
-  for i in range(n):
-    picture = lines.degrade(_rendered(rng, words=1 + i), rng)
-    path = str(tmp_path / f"line{i}.{'jpg' if i % 2 else 'png'}")
-    Image.fromarray(picture).save(path)
-    paths.append(path)
-  return paths
-
-
-def test_htr_recognize_reads_line_images_like_the_export(workdir, tmp_path, capsys):
-  paths = _line_files(tmp_path)
+def test_htr_recognize_reads_line_images_like_the_export(workdir, line_image_files, capsys):
+  paths = line_image_files(3)
   assert cli.main(["recognize", f"--workdir={workdir}", *paths]) == 0
   rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
   assert [row[0] for row in rows] == paths
