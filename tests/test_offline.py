@@ -88,6 +88,18 @@ def test_uneven_light_dims_paper_and_ink_from_any_side_and_reads_back():
   assert min(agreement) > 0.7 and np.mean(agreement) > 0.9
 
 
+def test_a_word_inked_from_top_to_bottom_is_still_read():
+  """A word cropped to its strokes ("Il"): its inked columns are ink in every row, which
+  the flat field and the column levelling would both take for paper."""
+  word = np.full((40, 60), 255, np.uint8)
+  word[:, 10:16] = word[:, 30:36] = 20  # Two strokes, top to bottom.
+  line = lines.prepare_line(word, height=32, max_width=512)
+  assert line.shape[0] == 32 and line.max() == pytest.approx(1.0)
+  profile = line.mean(axis=0)
+  assert profile[:5].max() > 0.9 and profile[-5:].max() > 0.9  # Cropped to the strokes.
+  assert profile.min() < 0.1  # The gap between them stays paper.
+
+
 @pytest.mark.parametrize("bad, reason", [
     (np.zeros((0, 0, 3), np.uint8), "holds no line"),
     (np.zeros((1, 100_000), np.uint8), "holds no line"),

@@ -30,16 +30,14 @@ def prepare_line(image, *, height: int, max_width: int, margin: int = 2) -> np.n
   if len(shape) < 2 or min(shape[:2]) < 2:
     raise InputError(f"a {'x'.join(map(str, shape[:2]))} image holds no line")
   gray = canvas.to_gray(image)
-  # Light that falls off across a photo, or a shadow, dims paper and ink alike, and so
-  # the contrast too: on light paper each column is divided by its paper's brightness
-  # (its median, in a line mostly free of ink), a flat field.
-  paper = np.median(gray, axis=0, keepdims=True)
-  if float(np.median(paper)) > 0.5:
-    gray = np.minimum(gray / np.maximum(paper, 0.05), 1.0)
-  ink = canvas.ink_map(gray)
-  # What light leaves uneven on dark paper: each column's median is taken off.
-  ink = np.clip(ink - np.median(ink, axis=0, keepdims=True), 0.0, None)
-  ink = ink / max(float(ink.max()), 1e-6)
+  try:
+    ink = _line_ink(_flat_field(gray))
+  except InputError:  # Ink in every row of its columns looks like paper to the flat field.
+    ink = None
+  if ink is None:
+    ink = _line_ink(gray)  # An empty image raises here, saying so.
+  if ink is None:
+    raise InputError("the image holds no ink (no column darker than its own paper)")
   rows = np.flatnonzero(ink.max(axis=1) >= _INK)
   columns = np.flatnonzero(ink.max(axis=0) >= _INK)
   ink = ink[max(rows[0] - margin, 0):rows[-1] + margin + 1,
@@ -48,6 +46,30 @@ def prepare_line(image, *, height: int, max_width: int, margin: int = 2) -> np.n
   resized = Image.fromarray(ink.astype(np.float32), mode="F").resize(
       (width, height), Image.Resampling.BILINEAR)
   return np.clip(np.asarray(resized, np.float32), 0.0, 1.0)
+
+
+def _flat_field(gray: np.ndarray) -> np.ndarray:
+  """Light that falls off across a photo, or a shadow, dims paper and ink alike, and so
+  the contrast too: on light paper each column is divided by its paper's brightness
+  (its median, in a line mostly free of ink)."""
+  paper = np.median(gray, axis=0, keepdims=True)
+  if float(np.median(paper)) <= 0.5:
+    return gray
+  return np.minimum(gray / np.maximum(paper, 0.05), 1.0)
+
+
+def _line_ink(gray: np.ndarray) -> np.ndarray | None:
+  """Ink map in [0, 1] (1 the strongest ink), or None if nothing stands out."""
+  ink = canvas.ink_map(gray)
+  # What light leaves uneven on dark paper: each column's median is taken off, unless
+  # that takes the ink too (a word cropped to its strokes: "Il" is ink top to bottom).
+  levelled = np.clip(ink - np.median(ink, axis=0, keepdims=True), 0.0, None)
+  strongest = float(ink.max())
+  if strongest <= 1e-6:
+    return None
+  if float(levelled.max()) >= 0.5 * strongest:
+    return levelled / float(levelled.max())
+  return ink / strongest
 
 
 def _smooth_field(shape: tuple[int, int], cell: float, rng: np.random.Generator
