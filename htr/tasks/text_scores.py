@@ -1,19 +1,22 @@
 """Scores of text read from ink or images, whatever model read it: per-sample records,
 the summary (CER, WER, exact match, seed 004's character accuracy and normalised edit
-distance) and the worst samples."""
+distance) and the worst samples; and whole pages read line by line (`page_cer`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import editdistance
 import numpy as np
 
 from htr import metrics
 
+if TYPE_CHECKING:
+  from htr.image.page_model import Page
 
-def record(sample_id: str, reference: str, prediction: str, confidence: float
+
+def record(sample_id: str, reference: str, prediction: str, confidence: float | None
            ) -> dict[str, Any]:
   """One sample's eval record (the eval JSON lists them)."""
   edits = editdistance.eval(reference, prediction)
@@ -58,3 +61,31 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, float]:
 def worst(records: Sequence[dict[str, Any]], n: int) -> list[dict[str, Any]]:
   """The `n` samples of highest CER (most edits first among equals)."""
   return sorted(records, key=lambda r: (-r["cer"], -r["edits"]))[:n]
+
+
+def page_text(page: Page) -> str:
+  """A page's text as a reader gives it: its lines' texts in its reading order
+  (`Line.order`), one line per row, joined by newlines (as page JSON's `text`)."""
+  return "\n".join(line.text for line in sorted(page.lines, key=lambda line: line.order))
+
+
+def page_record(page_id: str, predicted: Page, truth: Page) -> dict[str, Any]:
+  """One page's eval record (`record`): `page_text` of the prediction, in its predicted
+  reading order, against the truth's in the truth's order; the confidence is the mean
+  of the lines' that have one, weighted by their length (None without any). `summarize`
+  of such records gives the corpus page CER (edits over truth characters, all pages)."""
+  scored = [(len(line.text), line.confidence) for line in predicted.lines
+            if line.confidence is not None]
+  weight = sum(max(n, 1) for n, _ in scored)
+  confidence = (sum(max(n, 1) * c for n, c in scored) / weight) if scored else None
+  return record(page_id, page_text(truth), page_text(predicted), confidence)
+
+
+def page_cer(predicted: Page, truth: Page) -> float:
+  """Character error rate of a read page: edits between `page_text(predicted)` and
+  `page_text(truth)` over the truth's characters (newlines included, so a line split
+  or merged costs one edit, and lines read in the wrong order cost their text).
+
+  Both pages hold the lines to score: filter them (by line type, say) beforehand.
+  """
+  return record("", page_text(truth), page_text(predicted), None)["cer"]
