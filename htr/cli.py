@@ -2,6 +2,8 @@
 
   htr recognize --workdir=DIR FILE [FILE ...]    any input the model reads -> its result
   htr recognize --saved_model=DIR FILE [...]     the same through an exported SavedModel
+  htr recognize --lines=PAGE.xml IMAGE           a page's given lines (PAGE-XML, ALTO or
+        [--format=json|page|alto] [--out=FILE]   page JSON) read -> the page, in a format
   htr classify ... / htr latex ...               the same verb under the names users know
   htr classify --line --workdir=DIR IMAGE        a line of separated characters -> text
   htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
@@ -60,6 +62,11 @@ def _print(path: str, result: dict, as_json: bool = False) -> None:
 
 def _recognize(args) -> int:
   from htr import inputs
+  if args.lines:
+    return _read_page(args)
+  if args.format or args.out or args.skip_bad_lines:
+    raise InputError("--format, --out and --skip_bad_lines write a page: give its lines "
+                     "with --lines=FILE")
   values = [inputs.read_file(path) for path in args.files]
   predictor = _predictor(args, inputs.kind_of(values[0]))
   if args.line:
@@ -71,6 +78,58 @@ def _recognize(args) -> int:
       if "error" in result:
         raise InputError(result["error"], path=path)
       _print(path, result, args.json)
+  return 0
+
+
+def _line_reader(predictor):
+  """The recogniser `page_reading` calls: line images -> one result each, `{"error": ...}`
+  for a line the model cannot take (no ink in it), so one bad line fails alone."""
+  def read(images: list) -> list[dict]:
+    results: list = [None] * len(images)
+    examples, slots = [], []
+    for i, image in enumerate(images):
+      try:
+        examples.append(predictor.prepare(image, f"line {i}"))
+        slots.append(i)
+      except InputError as e:
+        results[i] = {"error": e.reason}
+    for start in range(0, len(examples), _BATCH):
+      for i, result in zip(slots[start:], predictor.run(examples[start:start + _BATCH])):
+        results[i] = result
+    return results
+  return read
+
+
+def _read_page(args) -> int:
+  """--lines: a page image's given lines read, the page written in --format."""
+  import dataclasses
+
+  from htr import inputs
+  from htr.image import page_reading, page_writers
+  if len(args.files) != 1 or args.line or args.json:
+    raise InputError("--lines reads one page image (and writes --format, not --json or "
+                     f"--line); got {len(args.files)} file(s)")
+  image_path = args.files[0]
+  image = inputs.read_image(image_path)
+  # Both files are checked before a model is loaded.
+  page = dataclasses.replace(page_reading.read_segmentation(args.lines), image=image_path)
+  page_reading.check_size(image, page, lines_name=args.lines, image_name=image_path)
+  predictor = _predictor(args, "image")
+  if "image" not in predictor.accepts:
+    raise InputError(f"the model reads {' or '.join(predictor.accepts)}, not line images",
+                     path=image_path)
+  reading = page_reading.read_page_lines(image, page, _line_reader(predictor),
+                                         batch_size=_BATCH, strict=not args.skip_bad_lines,
+                                         where=args.lines)
+  for line_id, reason in reading.failed:
+    print(f"htr recognize: {args.lines}: line {line_id} written without text: {reason}",
+          file=sys.stderr)
+  data = page_writers.serialise(reading.page, args.format or "json")
+  if args.out:
+    with open(args.out, "wb") as f:
+      f.write(data)
+  else:
+    sys.stdout.write(data.decode("utf-8") + ("" if data.endswith(b"\n") else "\n"))
   return 0
 
 
@@ -181,6 +240,18 @@ def _add_model_arguments(verb: argparse.ArgumentParser) -> None:
                          "read each character (character models)")
 
 
+def _add_page_arguments(verb: argparse.ArgumentParser) -> None:
+  page = verb.add_argument_group("pages", "reuse a segmentation: read a page image's lines")
+  page.add_argument("--lines", default=None, help="the page's lines: PAGE-XML, ALTO or htr "
+                    "page JSON of the one image given (its size); their texts are replaced")
+  page.add_argument("--format", default=None, choices=("json", "page", "alto"),
+                    help="what to write: page JSON (default), PAGE-XML 2013 or ALTO v4")
+  page.add_argument("--out", default=None, help="the file to write (default: stdout)")
+  page.add_argument("--skip_bad_lines", action="store_true",
+                    help="lines that cannot be cut or read are written without text (and "
+                         "listed on stderr) instead of stopping")
+
+
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog="htr", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -190,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
                           ("latex", "math ink files -> LaTeX and score (= recognize)")):
     verb = commands.add_parser(name, help=help_text)
     _add_model_arguments(verb)
-    verb.set_defaults(run=_recognize)
+    verb.set_defaults(run=_recognize, lines=None, format=None, out=None,
+                      skip_bad_lines=False)
+    if name == "recognize":
+      _add_page_arguments(verb)
   write = commands.add_parser("write", help="text -> InkML in a random synthetic writer's hand")
   write.add_argument("text", help="what to write (IAM-OnDB characters)")
   write.add_argument("--out", required=True, help="the InkML file to write")
