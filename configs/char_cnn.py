@@ -22,7 +22,7 @@ mixed with synthetic glyphs and real digits, validated on writers it never saw:
   python -m htr.main --config=configs/char_cnn.py:data=real94 \
       --config.data.manual_dir=~/crohme --workdir=/tmp/htr/real94
 
-Arguments (after the colon): data=digits|synthetic94|emnist94|real94|emnist/<byclass|
+Arguments (after the colon): data=digits|synthetic94|emnist94|real94|crohme94|emnist/<byclass|
 bymerge|balanced|letters|digits|mnist>, model=cnn|resnet, size=tiny|small|base, runlocal
 (two steps with small batches on tiny data, for laptops and tests).
 """
@@ -61,7 +61,12 @@ DATASETS = {
     # A mixture (`_real94_mixture`): CROHME's real symbols (writers of the 2013 test
     # files held out), synthetic glyphs and real digits.
     "real94": ("real94", "chars94", "train", "validation", "test"),
+    # CROHME's real symbols alone (the 2013 test writers validate and test): what
+    # real94 models are reported on, by held-out writer.
+    "crohme94": ("crohme_symbols/chars94", "chars94", "train", "validation", "validation"),
 }
+# Datasets of ink, not images: their symbols are rendered in the EMNIST convention.
+_RENDERED = {"crohme94": "render_glyph|char_label(classes='chars94')"}
 # EMNIST has no validation split: the last 10% of train is held out for early
 # stopping, so the test split is never looked at while training.
 _EMNIST_SPLITS = ("train[:90%]", "train[90%:]", "test")
@@ -129,7 +134,8 @@ def get_config(arg=None):
   data = config.data
   emnist = name.startswith("emnist")
   decode = (_EMNIST_PP + _EMNIST_RELABEL.get(name, "") if name.startswith("emnist/")
-            else "" if name in ("emnist94", "real94") else "decode_image")
+            else "" if name in ("emnist94", "real94")
+            else _RENDERED.get(arg.data, "decode_image"))
   # EMNIST records have no id.
   keep = "|keep(keys=('image', 'label'))" if emnist else "|keep(keys=('id', 'image', 'label'))"
   data.name = name                    # TFDS name (datasets/ holds htr's builders).

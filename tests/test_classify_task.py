@@ -124,7 +124,7 @@ def test_char_cnn_config_variants(config_module):
   """Every data/model choice builds its ops and its task; EMNIST is transposed upright."""
   from htr.data import registry
   module = config_module("char_cnn")
-  num_classes = {"digits": 10, "synthetic94": 94, "emnist94": 94, "real94": 94,
+  num_classes = {"digits": 10, "synthetic94": 94, "emnist94": 94, "real94": 94, "crohme94": 94,
                  "emnist/byclass": 62, "emnist/bymerge": 47, "emnist/balanced": 47,
                  "emnist/letters": 26, "emnist/digits": 10, "emnist/mnist": 10}
   assert set(num_classes) == set(module.DATASETS)
@@ -141,7 +141,7 @@ def test_char_cnn_config_variants(config_module):
     # record of its own kind, and the label that record should end up with.
     parts = config.data.mixture.values() if config.data.mixture else [{"pp": ""}]
     for part in parts:
-      if "render_glyph" in part["pp"]:  # Real symbols: ink and their character.
+      if "render_glyph" in part["pp"] + config.data.pp_eval:  # Real symbols: ink, character.
         record, label = {"ink": seven, "char": b"7", "id": b"x"}, 7
       elif "from_classes='digits'" in part["pp"]:
         record, label = {"image": image, "label": np.int64(9), "id": b"x"}, 9
