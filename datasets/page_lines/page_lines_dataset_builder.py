@@ -7,6 +7,7 @@ typewritten, printed, signature...) and page. Pages are split, never lines: page
 images are byte-identical (one image under two names, two transcriptions) form one
 group, and groups in sha256 order go every 8th to `validation` (from the 1st) and to
 `test` (from the 5th), the rest to `train` (a split that gets no page is not generated).
+`split_pages` does this for `page_layout` too, so both datasets split the pages alike.
 Nothing is dropped silently:
 `info.metadata` lists unreadable pages, pages without an image, lines without text or
 too small to cut, and the pages of each split.
@@ -47,6 +48,58 @@ def split_of(rank: int) -> str:
   return {0: "validation", 4: "test"}.get(rank % 8, "train")
 
 
+def split_pages(manual_dir: epath.Path, *, log_name: str = "pages"
+                ) -> tuple[dict[str, list[tuple[epath.Path, pages.Page]]], dict]:
+  """Every page of a manual dir, read and put in its split: the one page split that
+  `page_lines` and `page_layout` share, so a line recogniser and a line detector trained
+  on one never see the other's test pages.
+
+  Pages whose images are byte-identical (one image under two names, two transcriptions)
+  form one group; groups in sha256 order go to `split_of(rank)`. Pages that cannot be
+  read, or whose image is missing, are in no split; they and the pages of each split are
+  in the report.
+
+  Args:
+    manual_dir: a folder of page images and their ALTO or PAGE-XML, in any subfolders.
+    log_name: names the builder in the warnings logged.
+
+  Returns:
+    ({split: [(XML path, Page)] in sha256 order}, report) with `unreadable_pages` and
+    `pages_without_image` ({XML relative to manual_dir: reason or image}) and `pages`
+    ({split: [XML relative to manual_dir]}).
+
+  Raises:
+    InputError: the manual dir holds no XML file.
+  """
+  report = {"unreadable_pages": {}, "pages_without_image": {}}
+  groups = collections.defaultdict(list)  # Image sha256 -> [(xml path, page)].
+  xmls = sorted(folder / name for folder, _, names in manual_dir.walk() for name in names
+                if name.lower().endswith(".xml"))
+  if not xmls:
+    raise InputError("no ALTO or PAGE-XML files; see the manual download instructions",
+                     path=manual_dir)
+  for xml in xmls:
+    try:
+      page = pages.read_page(str(xml))
+    except InputError as e:
+      report["unreadable_pages"][str(xml.relative_to(manual_dir))] = e.reason
+      continue
+    image = epath.Path(page.image)
+    if not image.exists():
+      report["pages_without_image"][str(xml.relative_to(manual_dir))] = page.image
+      continue
+    groups[hashlib.sha256(image.read_bytes()).hexdigest()].append((xml, page))
+  assigned = {split: [] for split in SPLITS}
+  for rank, digest in enumerate(sorted(groups)):
+    assigned[split_of(rank)].extend(groups[digest])
+  report["pages"] = {split: [str(x.relative_to(manual_dir)) for x, _ in entries]
+                     for split, entries in assigned.items()}
+  for reason in ("unreadable_pages", "pages_without_image"):
+    for name, why in report[reason].items():
+      logging.warning("%s: %s: %s (%s)", log_name, reason, name, why)
+  return assigned, report
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Lines of real pages, cropped and straightened, with text and line type."""
 
@@ -78,33 +131,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     manual_dir = epath.Path(dl_manager.manual_dir)
-    report = {key: {} for key in ("unreadable_pages", "pages_without_image",
-                                  "lines_without_text", "lines_not_cut")}
-    groups = collections.defaultdict(list)  # Image sha256 -> [(xml path, page)].
-    xmls = sorted(folder / name for folder, _, names in manual_dir.walk() for name in names
-                  if name.lower().endswith(".xml"))
-    if not xmls:
-      raise InputError("no ALTO or PAGE-XML files; see the manual download instructions",
-                       path=manual_dir)
-    for xml in xmls:
-      try:
-        page = pages.read_page(str(xml))
-      except InputError as e:
-        report["unreadable_pages"][str(xml.relative_to(manual_dir))] = e.reason
-        continue
-      image = epath.Path(page.image)
-      if not image.exists():
-        report["pages_without_image"][str(xml.relative_to(manual_dir))] = page.image
-        continue
-      groups[hashlib.sha256(image.read_bytes()).hexdigest()].append((xml, page))
-    assigned = {split: [] for split in SPLITS}
-    for rank, digest in enumerate(sorted(groups)):
-      assigned[split_of(rank)].extend(groups[digest])
-    report["pages"] = {split: [str(x.relative_to(manual_dir)) for x, _ in entries]
-                       for split, entries in assigned.items()}
-    for reason in ("unreadable_pages", "pages_without_image"):
-      for name, why in report[reason].items():
-        logging.warning("page_lines: %s: %s (%s)", reason, name, why)
+    assigned, report = split_pages(manual_dir, log_name="page_lines")
+    report.update({key: {} for key in ("lines_without_text", "lines_not_cut")})
     self.info.metadata.update(dict(report))
     # A split without a line to keep (a manual dir of a few pages) is not generated:
     # TFDS cannot write an empty one. `metadata["pages"]` shows what it holds.
