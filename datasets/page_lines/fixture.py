@@ -34,7 +34,9 @@ PAGE = """<?xml version="1.0" encoding="UTF-8"?>
 <Baseline points="20,60 380,60"/><TextEquiv><Unicode>{first}</Unicode></TextEquiv></TextLine>
 </TextRegion></Page></PcGts>"""
 
-def _image(seed: int) -> Image.Image:
+
+def page_image(seed: int) -> Image.Image:
+  """A 400x300 paper-coloured page with wavy "writing" along the three ALTO lines."""
   rng = np.random.default_rng(seed)
   image = Image.new("RGB", (400, 300), (235, 230, 215))
   draw = ImageDraw.Draw(image)
@@ -51,11 +53,11 @@ def write_fixture(root) -> dict:
   """Writes the manual dir; returns what the builder should make of it."""
   root = pathlib.Path(root)
   root.mkdir(parents=True, exist_ok=True)
-  _image(0).save(root / "alto_page.png")
+  page_image(0).save(root / "alto_page.png")
   (root / "alto_page.xml").write_text(ALTO.format(image="alto_page.png"), encoding="utf-8")
   sub = root / "letters"
   sub.mkdir(exist_ok=True)
-  _image(1).save(sub / "page_page.jpg")
+  page_image(1).save(sub / "page_page.jpg")
   (sub / "page_page.xml").write_text(
       PAGE.format(image="page_page.jpg", first="Sir", second="I write"), encoding="utf-8")
   shutil.copy(root / "alto_page.png", root / "same image (1).png")  # One image, 2 names.

@@ -9,8 +9,9 @@ group, and groups in sha256 order go every 8th to `validation` (from the 1st) an
 `test` (from the 5th), the rest to `train` (a split that gets no page is not generated).
 `split_pages` does this for `page_layout` too, so both datasets split the pages alike.
 Nothing is dropped silently:
-`info.metadata` lists unreadable pages, pages without an image, lines without text or
-too small to cut, and the pages of each split.
+`info.metadata` lists unreadable pages, pages without an image, images that cannot be
+used (truncated, too large, not the page's size), lines without text or too small to
+cut, and the pages of each split.
 
 Configs: `all` (every line) and `handwritten` (handwritten lines, and untyped ones:
 PAGE exports rarely type their lines, and the lines they transcribe are the handwriting).
@@ -27,6 +28,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
 
+from htr import inputs
 from htr.errors import InputError
 from htr.image import lines as lines_lib
 from htr.image import pages
@@ -48,30 +50,47 @@ def split_of(rank: int) -> str:
   return {0: "validation", 4: "test"}.get(rank % 8, "train")
 
 
-def split_pages(manual_dir: epath.Path, *, log_name: str = "pages"
+def _image_problem(page: pages.Page, max_pixels: int) -> str | None:
+  """Why the page's image cannot be used (None if it can): not decodable (truncated, not
+  an image), over `max_pixels` (refused before decoding), or not the size the XML states
+  (decoded as `htr.inputs` decodes a user's page, EXIF orientation applied)."""
+  try:
+    image = inputs.decode_image(epath.Path(page.image).read_bytes(), page.image,
+                                max_pixels=max_pixels, formats=None)
+  except InputError as e:
+    return e.reason
+  height, width = image.shape[:2]
+  if (width, height) != (page.width, page.height):
+    return f"the image is {width}x{height}, the XML describes a {page.width}x{page.height} page"
+  return None
+
+
+def split_pages(manual_dir: epath.Path, *, max_pixels: int = inputs.MAX_IMAGE_PIXELS,
+                log_name: str = "pages"
                 ) -> tuple[dict[str, list[tuple[epath.Path, pages.Page]]], dict]:
-  """Every page of a manual dir, read and put in its split: the one page split that
-  `page_lines` and `page_layout` share, so a line recogniser and a line detector trained
-  on one never see the other's test pages.
+  """Every usable page of a manual dir, read and put in its split: the one page split
+  that `page_lines` and `page_layout` share, so a line recogniser and a line detector
+  trained on one never see the other's test pages.
 
   Pages whose images are byte-identical (one image under two names, two transcriptions)
   form one group; groups in sha256 order go to `split_of(rank)`. Pages that cannot be
-  read, or whose image is missing, are in no split; they and the pages of each split are
-  in the report.
+  read, whose image is missing, or whose image cannot be used (`_image_problem`) are in
+  no split (the others keep theirs); they and the pages of each split are in the report.
 
   Args:
     manual_dir: a folder of page images and their ALTO or PAGE-XML, in any subfolders.
+    max_pixels: larger images are refused before they are decoded.
     log_name: names the builder in the warnings logged.
 
   Returns:
-    ({split: [(XML path, Page)] in sha256 order}, report) with `unreadable_pages` and
-    `pages_without_image` ({XML relative to manual_dir: reason or image}) and `pages`
-    ({split: [XML relative to manual_dir]}).
+    ({split: [(XML path, Page)] in sha256 order}, report) with `unreadable_pages`,
+    `pages_without_image` and `unreadable_images` ({XML relative to manual_dir: reason,
+    or the image missing}) and `pages` ({split: [XML relative to manual_dir]}).
 
   Raises:
     InputError: the manual dir holds no XML file.
   """
-  report = {"unreadable_pages": {}, "pages_without_image": {}}
+  report = {"unreadable_pages": {}, "pages_without_image": {}, "unreadable_images": {}}
   groups = collections.defaultdict(list)  # Image sha256 -> [(xml path, page)].
   xmls = sorted(folder / name for folder, _, names in manual_dir.walk() for name in names
                 if name.lower().endswith(".xml"))
@@ -91,10 +110,15 @@ def split_pages(manual_dir: epath.Path, *, log_name: str = "pages"
     groups[hashlib.sha256(image.read_bytes()).hexdigest()].append((xml, page))
   assigned = {split: [] for split in SPLITS}
   for rank, digest in enumerate(sorted(groups)):
-    assigned[split_of(rank)].extend(groups[digest])
+    for xml, page in groups[digest]:
+      if problem := _image_problem(page, max_pixels):
+        name = epath.Path(page.image).relative_to(manual_dir)
+        report["unreadable_images"][str(xml.relative_to(manual_dir))] = f"{name}: {problem}"
+      else:
+        assigned[split_of(rank)].append((xml, page))
   report["pages"] = {split: [str(x.relative_to(manual_dir)) for x, _ in entries]
                      for split, entries in assigned.items()}
-  for reason in ("unreadable_pages", "pages_without_image"):
+  for reason in ("unreadable_pages", "pages_without_image", "unreadable_images"):
     for name, why in report[reason].items():
       logging.warning("%s: %s: %s (%s)", log_name, reason, name, why)
   return assigned, report
