@@ -13,6 +13,7 @@ import os
 import pathlib
 import shutil
 import tarfile
+from collections.abc import Callable
 
 import numpy as np
 
@@ -57,7 +58,9 @@ def _transcription(csr: list[str], rng: np.random.Generator, crlf: bool) -> byte
 
 
 def write_fixture(directory: str | os.PathLike, *, archives: bool = True,
-                  seed: int = 0) -> dict:
+                  seed: int = 0,
+                  line_ink: Callable[[np.random.Generator, int], Ink] | None = None
+                  ) -> dict:
   """Writes the fake corpus into `directory` (the builder's manual_dir).
 
   Args:
@@ -65,6 +68,8 @@ def write_fixture(directory: str | os.PathLike, *, archives: bool = True,
     archives: `lineStrokes-all.tar.gz` and `ascii-all.tar.gz` as distributed; else the
       extracted folders `lineStrokes/` and `ascii/`.
     seed: for the strokes and texts.
+    line_ink: `line_ink(rng, k)` draws the ink of a form's k-th line (1-based), in
+      whiteboard units; by default a random walk (every line in the same place).
 
   Returns:
     What a correct build yields: `split_sizes` {split: lines}, `mismatched_forms`,
@@ -84,7 +89,7 @@ def write_fixture(directory: str | os.PathLike, *, archives: bool = True,
     paired = n_files == n_csr
     for k in range(1, n_files + 1):
       line_id = f"{form}-{k:02d}"
-      ink = _random_ink(rng)
+      ink = _random_ink(rng) if line_ink is None else line_ink(rng, k)
       path = directory / "lineStrokes" / folder / f"{line_id}.xml"
       path.parent.mkdir(parents=True, exist_ok=True)
       iam_ondb.write_line_strokes(ink, path, time_offset=12924790.73 + 60 * k, crlf=crlf)

@@ -103,6 +103,50 @@ def _pair(forms: list[str], transcriptions: dict[str, list[str]],
   return lines
 
 
+def read_splits(manual_dir: epath.Path, report
+                ) -> tuple[archives.Part, dict[str, dict[str, tuple[str, str]]]]:
+  """The lines of each task split, paired with their transcriptions: what `iam_ondb`
+  and `iam_ondb_pages` read.
+
+  Args:
+    manual_dir: the download (see the manual download instructions).
+    report: a dict holding the dicts `mismatched_forms`, `missing_forms` and
+      `unreadable_lines`, filled with what cannot be paired, and `missing_task_files`
+      (as `info.metadata` keeps them).
+
+  Returns:
+    (the lineStrokes part to read the line files from, {split: {line file name: (form,
+    text)}}).
+
+  Raises:
+    InputError: a part or every task file is missing, or a split has no paired form.
+  """
+  tasks = _read_tasks(manual_dir, report)
+  listed = {form for forms in tasks.values() for form in forms}
+  strokes = _part(manual_dir, "lineStrokes")
+  line_files = _line_files(strokes.names(), report)
+  ascii_files = _part(manual_dir, "ascii")
+  transcriptions = {}
+  for name, where, data in ascii_files.read(lambda n: _stem(n) in listed):
+    try:
+      transcriptions[_stem(name)] = iam_ondb.read_transcription(data, name=where)
+    except InputError as e:
+      report["missing_forms"][_stem(name)] = f"unreadable transcription: {e}"
+  splits = {}
+  for split, forms in tasks.items():
+    splits[split] = _pair(forms, transcriptions, line_files, report)
+    if not splits[split]:
+      raise InputError(f"no form of {split}.txt has both line files and a matching "
+                       "transcription", path=manual_dir)
+  logging.info("IAM-OnDB: %d forms with line files are in no task file.",
+               len(line_files.keys() - listed))
+  for key in ("mismatched_forms", "missing_forms", "unreadable_lines"):
+    if report[key]:
+      logging.warning("IAM-OnDB: %d %s, not used: %s", len(report[key]),
+                      key.replace("_", " "), report[key])
+  return strokes, splits
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
   """IAM-OnDB lines: whiteboard pen strokes and their transcription."""
 
@@ -134,35 +178,8 @@ A missing task file leaves its split out. Archives are read in place, not extrac
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    manual_dir = epath.Path(dl_manager.manual_dir)
-    report = self.info.metadata
-    tasks = _read_tasks(manual_dir, report)
-    listed = {form for forms in tasks.values() for form in forms}
-    strokes = _part(manual_dir, "lineStrokes")
-    line_files = _line_files(strokes.names(), report)
-    ascii_files = _part(manual_dir, "ascii")
-    transcriptions = {}
-    for name, where, data in ascii_files.read(
-        lambda n: _stem(n) in listed):
-      try:
-        transcriptions[_stem(name)] = iam_ondb.read_transcription(data, name=where)
-      except InputError as e:
-        report["missing_forms"][_stem(name)] = f"unreadable transcription: {e}"
-
-    generators = {}
-    for split, forms in tasks.items():
-      lines = _pair(forms, transcriptions, line_files, report)
-      if not lines:
-        raise InputError(f"no form of {split}.txt has both line files and a matching "
-                         "transcription", path=manual_dir)
-      generators[split] = self._generate_examples(strokes, lines)
-    logging.info("IAM-OnDB: %d forms with line files are in no task file.",
-                 len(line_files.keys() - listed))
-    for key in ("mismatched_forms", "missing_forms", "unreadable_lines"):
-      if report[key]:
-        logging.warning("IAM-OnDB: %d %s, not used: %s", len(report[key]),
-                        key.replace("_", " "), report[key])
-    return generators
+    strokes, splits = read_splits(epath.Path(dl_manager.manual_dir), self.info.metadata)
+    return {split: self._generate_examples(strokes, lines) for split, lines in splits.items()}
 
   def _generate_examples(self, strokes: archives.Part, lines: dict[str, tuple[str, str]]):
     unreadable = self.info.metadata["unreadable_lines"]
