@@ -105,7 +105,8 @@ def split_pages(manual_dir: epath.Path, *, max_pixels: int = inputs.MAX_IMAGE_PI
       continue
     image = epath.Path(page.image)
     if not image.exists():
-      report["pages_without_image"][str(xml.relative_to(manual_dir))] = page.image
+      report["pages_without_image"][str(xml.relative_to(manual_dir))] = str(
+          image.relative_to(manual_dir))
       continue
     groups[hashlib.sha256(image.read_bytes()).hexdigest()].append((xml, page))
   assigned = {split: [] for split in SPLITS}
