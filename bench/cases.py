@@ -162,12 +162,19 @@ def _htr_recogniser(size: str, batch_lengths: np.ndarray, padded: int, model_axi
   variables = task.init(jax.random.key(0), batch)
   model_batch = {"inputs": batch["inputs"], "input_lengths": batch["input_lengths"]}
   variables, model_batch, _ = _placed(config, variables, model_batch)
+  return _compiled_recogniser(task, variables, model_batch)
+
+
+def _compiled_recogniser(task, variables, batch):
+  """(compile seconds, recognise()): `task.predict` compiled for `batch`, and a call of
+  it that brings the decoded ids to the host as lists."""
+  import jax
   start = time.perf_counter()
-  predict = jax.jit(task.predict).lower(variables, model_batch).compile()
+  predict = jax.jit(task.predict).lower(variables, batch).compile()
   compile_s = time.perf_counter() - start
 
   def recognise():
-    out = predict(variables, model_batch)
+    out = predict(variables, batch)
     tokens, counts = np.asarray(out["tokens"]), np.asarray(out["token_lengths"])
     return [t[:n].tolist() for t, n in zip(tokens, counts)]
   return compile_s, recognise
@@ -299,19 +306,11 @@ def _num_params(variables) -> int:
 def htr_offline_line(repeats: int, size: str = "small", width: int = inputs.LINE_WIDTH
                      ) -> dict[str, Any]:
   """One line image `[1, 64, width, 1]` through the CTC task's jitted predict (greedy)."""
-  import jax
   task = _offline_task(size)
   batch = {"inputs": inputs.line_input(width=width)[None, :, :, None],
            "input_lengths": np.array([width], np.int32)}
   variables, batch = _on_one_device(task, batch)
-  start = time.perf_counter()
-  predict = jax.jit(task.predict).lower(variables, batch).compile()
-  compile_s = time.perf_counter() - start
-
-  def recognise():
-    out = predict(variables, batch)
-    tokens, counts = np.asarray(out["tokens"]), np.asarray(out["token_lengths"])
-    return [t[:n].tolist() for t, n in zip(tokens, counts)]
+  compile_s, recognise = _compiled_recogniser(task, variables, batch)
   return {**milliseconds(timed(recognise, repeats, compile_s=compile_s)),
           "input_shape": list(batch["inputs"].shape), "frames": width // task.model.time_stride,
           "params": _num_params(variables)}

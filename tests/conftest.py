@@ -105,6 +105,34 @@ def live_server():
   return _live_server
 
 
+@contextlib.contextmanager
+def _serving_client(exports: dict[str, str], models_dir, **settings):
+  """A TestClient of `htr serve` over `exports` (name -> export dir, linked into
+  `models_dir`), once its models have loaded."""
+  import time
+
+  from fastapi.testclient import TestClient
+
+  from htr.serve.app import create_app
+  from htr.serve.config import ServeConfig
+  os.makedirs(models_dir, exist_ok=True)
+  for name, path in exports.items():
+    os.symlink(path, os.path.join(models_dir, name))
+  settings = {"rate": 0, "max_batch": 2, "warm_up_words": 0, **settings}
+  with TestClient(create_app(ServeConfig(models_dir=str(models_dir), **settings))) as client:
+    deadline = time.time() + 300
+    while client.get("/readyz").status_code != 200:
+      assert time.time() < deadline, client.get("/readyz").json()
+      time.sleep(0.1)
+    yield client
+
+
+@pytest.fixture
+def serving_client(tmp_path):
+  """`with serving_client({"name": export_dir}) as client:` the server, models loaded."""
+  return lambda exports, **settings: _serving_client(exports, tmp_path / "models", **settings)
+
+
 @pytest.fixture
 def line_image_files(tmp_path):
   """`line_image_files(n)` -> paths of n synthetic line pictures (1, 2, ... words; PNG and

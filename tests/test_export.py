@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -124,7 +123,8 @@ def test_htr_recognize_reads_ink_files_through_the_saved_model(ink_export, tmp_p
   assert "--beam_width and --lm need --workdir" in capsys.readouterr().err
 
 
-def test_an_ink_too_long_for_the_export_is_refused_not_cut(ink_export, tmp_path, capsys):
+def test_an_ink_too_long_for_the_export_is_refused_not_cut(ink_export, tmp_path, capsys,
+                                                           serving_client):
   """The graph resamples into a fixed buffer; what does not fit must not vanish silently."""
   from htr import cli
   from htr.ink import inkml
@@ -138,19 +138,7 @@ def test_an_ink_too_long_for_the_export_is_refused_not_cut(ink_export, tmp_path,
   assert f"do not fit the export's {buffer}-point buffer" in capsys.readouterr().err
 
   # `htr serve` answers it with a 422 naming the upload.
-  from fastapi.testclient import TestClient
-
-  from htr.serve.app import create_app
-  from htr.serve.config import ServeConfig
-  models = tmp_path / "models"
-  models.mkdir()
-  (models / "lines").symlink_to(os.path.join(workdir, "export"))
-  app = create_app(ServeConfig(models_dir=str(models), rate=0, max_batch=1))
-  with TestClient(app) as client:
-    deadline = time.time() + 300
-    while client.get("/readyz").status_code != 200:
-      assert time.time() < deadline, client.get("/readyz").json()
-      time.sleep(0.1)
+  with serving_client({"lines": os.path.join(workdir, "export")}, max_batch=1) as client:
     with open(path, "rb") as f:
       response = client.post("/v1/models/lines/inkml",
                              files={"file": ("long.inkml", f.read(), "application/xml")})

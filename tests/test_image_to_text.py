@@ -45,27 +45,14 @@ def test_htr_recognize_reads_lines_as_its_export_does(trained, line_image_files,
                              atol=2e-3)
 
 
-def test_the_server_reads_an_uploaded_line(trained, line_image_files, tmp_path, capsys):
-  from fastapi.testclient import TestClient
-
-  from htr.serve.app import create_app
-  from htr.serve.config import ServeConfig
+def test_the_server_reads_an_uploaded_line(trained, line_image_files, serving_client, capsys):
   _, workdir, _ = trained
   if not os.path.exists(os.path.join(workdir, "export")):
     export.export(workdir, weight_formats=("float32",))
-  models = tmp_path / "models"
-  models.mkdir()
-  (models / "trocr").symlink_to(os.path.join(workdir, "export"))
   path = line_image_files(1)[0]
   assert cli.main(["recognize", f"--saved_model={workdir}/export", path]) == 0
   expected = capsys.readouterr().out.split("\t")[1]
-  with TestClient(create_app(ServeConfig(models_dir=str(models), rate=0, max_batch=2,
-                                         warm_up_words=0))) as client:
-    for _ in range(600):
-      if client.get("/readyz").status_code == 200:
-        break
-      import time
-      time.sleep(0.1)
+  with serving_client({"trocr": os.path.join(workdir, "export")}) as client:
     assert client.get("/v1/models/trocr").json()["inputs"][0] == "image"
     with open(path, "rb") as f:
       answer = client.post("/v1/models/trocr/image", files={"file": ("line.png", f, "image/png")})

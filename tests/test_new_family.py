@@ -154,7 +154,7 @@ def _inks(tmp_path) -> list[str]:
 
 
 def test_a_family_from_outside_htr_trains_evaluates_exports_and_serves(trained, tmp_path,
-                                                                       capsys):
+                                                                       capsys, serving_client):
   config, workdir = trained
   report = evaluate.evaluate(config, workdir, split="test")
   assert report["metrics"]["num_examples"] > 0
@@ -172,20 +172,7 @@ def test_a_family_from_outside_htr_trains_evaluates_exports_and_serves(trained, 
   assert all(row[1] in "12345678" for row in from_export)
 
   # The server, through its generic model wrapper.
-  from fastapi.testclient import TestClient
-
-  from htr.serve.app import create_app
-  from htr.serve.config import ServeConfig
-  models = tmp_path / "models"
-  models.mkdir()
-  (models / "strokes").symlink_to(os.path.join(workdir, "export"))
-  with TestClient(create_app(ServeConfig(models_dir=str(models), rate=0, max_batch=2,
-                                         warm_up_words=0))) as client:
-    for _ in range(600):
-      if client.get("/readyz").status_code == 200:
-        break
-      import time
-      time.sleep(0.1)
+  with serving_client({"strokes": os.path.join(workdir, "export")}) as client:
     listed = client.get("/v1/models/strokes").json()
     assert listed["kind"] == "ink_text" and listed["inputs"] == ["ink"]
     strokes = [[[0, 0, 0], [0, 20, 0.05]], [[10, 0, 0.1], [10, 20, 0.15]]]
