@@ -1,0 +1,253 @@
+"""Ops on whole pages for the line detector (htr/tasks/detect.py): decode a page record,
+fit it into a fixed square working image, augment image and line polygons together,
+and draw the training targets at the model's output resolution.
+
+A page travels through the ops as an example holding
+  image: float32 `[S, S, 1]` (after `fit_page`), ink positive: 1 - gray, padding 0;
+  polygons: a list of float32 `[N, 2]` line outlines in working-image pixels;
+  scale: float32, working pixels per page pixel (`fit_page`); page_size: int32 (w, h).
+
+Targets (`line_targets`) follow DBNet (Liao et al. 2020) in spirit: each line's polygon
+is drawn at 1/stride resolution and shrunk toward its core (per column, the middle
+`shrink` of its height; at both ends, as much as it lost in height), so that lines that
+touch or overlap on the page stay apart in the map; the decoder (`detect.decode_lines`)
+grows each found region back by the same ratio. Everything runs on the host, in the
+grain workers, with numpy, scipy.ndimage and PIL; every draw comes from the op's rng.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from htr.data.registry import Example, register
+from htr.errors import InputError
+
+
+def _text(value) -> str:
+  return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def split_polygons(points, lengths) -> list[np.ndarray]:
+  """A record's flat `polygons` and `polygon_lengths` -> one float32 `[N, 2]` per line."""
+  points = np.asarray(points, np.float32).reshape(-1, 2)
+  lengths = np.asarray(lengths, np.int64)
+  return np.split(points, np.cumsum(lengths)[:-1]) if len(lengths) else []
+
+
+@register("decode_page")
+def get_decode_page():
+  """A page record (htr/image/page_records.py) or a user's image -> `page` uint8 gray
+  `[H, W]` and `polygons` (page pixels; none for a user's image).
+
+  The record's `image_bytes` are decoded by `htr.inputs.decode_image` (size checked
+  before decoding, EXIF orientation applied); an `image` array (the `htr` command's
+  input) is taken as it is.
+
+  Raises:
+    InputError: an unreadable image, or one of another size than the record states.
+  """
+  from htr import inputs
+  from htr.image import page_reading
+
+  def op(example: Example) -> Example:
+    where = _text(example.get("id", ""))
+    if "image_bytes" in example:
+      pixels = inputs.decode_image(example["image_bytes"], where, formats=None)
+    else:
+      pixels = example["image"]
+    pixels = page_reading.page_pixels(pixels)
+    if pixels.ndim == 3:  # ITU-R 601 luma, as PIL's convert("L").
+      pixels = (pixels @ np.array([0.299, 0.587, 0.114])).round().astype(np.uint8)
+    out = {k: v for k, v in example.items() if k not in ("image_bytes", "image")}
+    if "width" in example and pixels.shape != (int(example["height"]), int(example["width"])):
+      raise InputError(f"the image is {pixels.shape[1]}x{pixels.shape[0]}, the record says "
+                       f"{int(example['width'])}x{int(example['height'])}", sample_id=where)
+    out["page"] = pixels
+    out["polygons"] = (split_polygons(example["polygons"], example["polygon_lengths"])
+                       if "polygons" in example else [])
+    return out
+  return op
+
+
+@register("fit_page")
+def get_fit_page(size: int = 512, stride: int = 32):
+  """`page` -> `image` float32 `[size, size, 1]`: the page scaled so that its longer side
+  is `size` (area averaging), ink positive (1 - gray), at the top left, the rest 0;
+  `polygons` scaled alike; `scale` and `page_size` (w, h) to map results back.
+
+  Args:
+    size: the working image's side, a multiple of `stride` (the model's total stride).
+    stride: checked only: a misfit size would shift the model's output grid.
+  """
+  if size % stride:
+    raise ValueError(f"fit_page: size {size} is not a multiple of the model stride {stride}")
+
+  def op(example: Example) -> Example:
+    page = example.pop("page")
+    height, width = page.shape
+    scale = size / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = np.asarray(Image.fromarray(page).resize((new_w, new_h), Image.Resampling.BOX),
+                         np.float32)
+    image = np.zeros((size, size, 1), np.float32)
+    image[:new_h, :new_w, 0] = 1.0 - resized / 255.0
+    polygons = [np.asarray(p, np.float32) * np.float32(scale) for p in example["polygons"]]
+    return {**example, "image": image, "polygons": polygons, "scale": np.float32(scale),
+            "page_size": np.array([width, height], np.int32)}
+  return op
+
+
+def homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+  """The 3x3 projective map taking 4 `source` points to 4 `target` points ([4, 2])."""
+  rows, rhs = [], []
+  for (x, y), (u, v) in zip(source, target):
+    rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+    rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    rhs += [u, v]
+  h = np.linalg.solve(np.array(rows, np.float64), np.array(rhs, np.float64))
+  return np.append(h, 1.0).reshape(3, 3)
+
+
+def apply_homography(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+  """`[N, 2]` points through a 3x3 projective map."""
+  p = np.concatenate([points, np.ones((len(points), 1))], 1) @ matrix.T
+  return (p[:, :2] / p[:, 2:3]).astype(np.float32)
+
+
+@register("page_augment", random=True)
+def get_page_augment(p: float = 0.8, scale: float = 0.2, rotation_deg: float = 2.0,
+                     perspective: float = 0.03, contrast: float = 0.3,
+                     brightness: float = 0.15, blur_p: float = 0.3, jpeg_p: float = 0.3,
+                     noise: float = 0.03):
+  """Geometry (image and polygons together, one interpolation) and colour, on `image`.
+
+  Args:
+    p: probability of the geometric part (scale, rotation, perspective).
+    scale: the page is scaled by log-uniform [1 - scale, 1 + scale] about the centre.
+    rotation_deg: rotation drawn uniformly in +-rotation_deg.
+    perspective: each corner moves by up to this fraction of the side (a camera's tilt).
+    contrast: ink strength multiplied by uniform [1 - contrast, 1 + contrast].
+    brightness: a paper tone (ink-positive offset) uniform in [0, brightness].
+    blur_p: probability of a Gaussian blur (sigma 0.3-1.2 working pixels).
+    jpeg_p: probability of a JPEG round trip (quality 30-90).
+    noise: Gaussian noise sigma, uniform in [0, noise].
+  """
+  def op(example: Example, rng: np.random.Generator) -> Example:
+    image = example["image"][..., 0]
+    polygons = example["polygons"]
+    size = image.shape[0]
+    if rng.uniform() < p:
+      angle = np.deg2rad(rng.uniform(-rotation_deg, rotation_deg))
+      factor = np.exp(rng.uniform(np.log(1 - scale), np.log(1 + scale)))
+      corners = np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float64)
+      centre = size / 2
+      rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+      moved = (corners - centre) @ rotation.T * factor + centre
+      moved += rng.uniform(-perspective, perspective, moved.shape) * size
+      forward = homography(corners, moved)
+      inverse = np.linalg.inv(forward)
+      coeffs = (inverse / inverse[2, 2]).ravel()[:8]
+      image = np.asarray(Image.fromarray(image).transform(
+          (size, size), Image.Transform.PERSPECTIVE, tuple(coeffs),
+          Image.Resampling.BILINEAR, fillcolor=0.0), np.float32)
+      polygons = [apply_homography(forward, poly) for poly in polygons]
+    image = image * rng.uniform(1 - contrast, 1 + contrast)
+    image = image + rng.uniform(0, brightness) * (1 - image)
+    if rng.uniform() < blur_p:
+      image = ndimage.gaussian_filter(image, rng.uniform(0.3, 1.2))
+    if rng.uniform() < jpeg_p:
+      buffer = io.BytesIO()
+      gray = np.clip((1 - image) * 255 + 0.5, 0, 255).astype(np.uint8)
+      Image.fromarray(gray).save(buffer, format="JPEG", quality=int(rng.integers(30, 91)))
+      image = 1 - np.asarray(Image.open(buffer), np.float32) / 255.0
+    image = image + rng.normal(0, rng.uniform(0, noise), image.shape)
+    image = np.clip(image, 0, 1).astype(np.float32)
+    return {**example, "image": image[..., None], "polygons": polygons}
+  return op
+
+
+def shrunk_region(polygon: np.ndarray, shape: tuple[int, int], stride: int,
+                  shrink: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
+  """One line's shrunk core on the `shape` grid of cells `stride` pixels wide: (the
+  window's slices, its bool mask), or None if the line covers no cell.
+
+  A cell is inside the polygon when its centre is. Per column the middle `shrink` of
+  the line's height is kept (at least one cell), and at both ends the columns within
+  `(1 - shrink) / 2` of the line's median height are dropped (at least one is kept).
+  """
+  cells = np.asarray(polygon, np.float64) / stride - 0.5
+  low = np.maximum(np.floor(cells.min(0)).astype(int) - 1, 0)
+  high = np.minimum(np.ceil(cells.max(0)).astype(int) + 2, [shape[1], shape[0]])
+  if (high <= low).any():
+    return None
+  canvas = Image.new("1", tuple(int(v) for v in high - low), 0)
+  ImageDraw.Draw(canvas).polygon([tuple(q) for q in cells - low], fill=1)
+  mask = np.asarray(canvas, bool)
+  columns = np.flatnonzero(mask.any(0))
+  if not len(columns):
+    return None
+  rows = np.arange(mask.shape[0])[:, None]
+  top = np.argmax(mask, 0)
+  bottom = mask.shape[0] - 1 - np.argmax(mask[::-1], 0)
+  height = (bottom - top + 1).astype(np.float64)
+  centre = (top + bottom + 1) / 2
+  half = np.maximum(shrink * height / 2, 0.5)
+  core = (np.abs(rows + 0.5 - centre) <= half + 1e-6) & mask.any(0)
+  trim = int(round((1 - shrink) / 2 * np.median(height[columns])))
+  first, last = columns[0], columns[-1]
+  trim = min(trim, (last - first) // 2)
+  core[:, :first + trim] = False
+  core[:, last - trim + 1:] = False
+  window = (slice(low[1], high[1]), slice(low[0], high[0]))
+  return window, core
+
+
+@register("line_targets")
+def get_line_targets(stride: int = 4, shrink: float = 0.5, max_lines: int = 256,
+                     min_size: float = 2.0):
+  """`polygons` (working pixels) -> the detector's targets and the lines' boxes:
+
+    region: float32 `[S/stride, S/stride]`, 1 on each line's shrunk core (`shrunk_region`);
+    boxes: float32 `[max_lines, 4]` left, top, right, bottom (working pixels, clipped to
+      the image), zero rows after `num_boxes`; num_boxes: int32.
+
+  Args:
+    stride: the model's output stride.
+    shrink: the fraction of each line's height its core keeps (the decoder's ratio).
+    max_lines: boxes per page; a page with more lines is an error, not cut short.
+    min_size: lines whose clipped box is narrower or lower than this (pixels; moved off
+      the image by augmentation) are left out of the boxes and the map.
+
+  Raises:
+    InputError: a page with more than `max_lines` lines.
+  """
+  def op(example: Example) -> Example:
+    size = example["image"].shape[0]
+    grid = (size // stride, size // stride)
+    region = np.zeros(grid, np.float32)
+    boxes = []
+    for polygon in example["polygons"]:
+      polygon = np.asarray(polygon, np.float32)
+      if not len(polygon):
+        continue
+      box = np.clip(np.concatenate([polygon.min(0), polygon.max(0)]), 0, size)
+      if box[2] - box[0] < min_size or box[3] - box[1] < min_size:
+        continue
+      boxes.append(box)
+      shrunk = shrunk_region(polygon, grid, stride, shrink)
+      if shrunk is not None:
+        window, core = shrunk
+        region[window][core] = 1.0
+    if len(boxes) > max_lines:
+      raise InputError(f"{len(boxes)} lines, more than max_lines={max_lines}",
+                       sample_id=_text(example.get("id", "")))
+    padded = np.zeros((max_lines, 4), np.float32)
+    if boxes:
+      padded[:len(boxes)] = np.stack(boxes)
+    out = {k: v for k, v in example.items() if k != "polygons"}
+    return {**out, "region": region, "boxes": padded, "num_boxes": np.int32(len(boxes))}
+  return op

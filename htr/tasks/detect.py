@@ -1,0 +1,278 @@
+"""Page image -> its text lines: polygons, boxes and scores (the page family's detector).
+
+The model (htr/models/line_detector.py) predicts, at stride 4, the probability that a
+cell lies in a line's shrunk core (targets: htr/data/ops_pages.py's `line_targets`).
+The host decodes it (`decode_lines`): threshold, connected components
+(scipy.ndimage.label), each grown back by the shrink ratio into a polygon, its box and
+its mean probability as the score. Evaluation matches boxes: mAP@0.5 and mAP@0.5:0.95
+by pycocotools' COCOeval, and line precision, recall and F1 at IoU 0.5.
+
+`results` give per page its lines in page pixels, and `detected_page` turns them into
+an `htr.image.page_model.Page` (baseline: the region's bottom edge) in XY-cut reading
+order, which `htr.image.page_reading.read_page_lines` reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from scipy import ndimage
+
+from htr import models
+from htr.models.line_detector import STRIDE
+from htr.tasks import base
+
+EDGE_POINTS = 16  # Points per edge (top, bottom) of a decoded polygon, at most.
+
+
+def decode_lines(prob: np.ndarray, *, threshold: float = 0.5, shrink: float = 0.5,
+                 stride: int = STRIDE, min_area: int = 3) -> list[dict[str, Any]]:
+  """One page's region probabilities `[h, w]` -> its lines in working-image pixels.
+
+  The inverse of `ops_pages.shrunk_region`: each connected component (4-connected)
+  above `threshold` of at least `min_area` cells is grown, per column, from its height
+  to height / shrink about its centre, and at both ends by (1 / shrink - 1) / 2 of its
+  median height.
+
+  Returns:
+    Per line: "polygon" float32 `[N, 2]` (top edge left to right, then bottom edge right
+    to left), "box" (left, top, right, bottom), "score" (mean probability).
+  """
+  prob = np.asarray(prob)
+  labels, _ = ndimage.label(prob > threshold)
+  lines = []
+  for k, window in enumerate(ndimage.find_objects(labels), 1):
+    if window is None:
+      continue
+    mask = labels[window] == k
+    if mask.sum() < min_area:
+      continue
+    columns = np.flatnonzero(mask.any(0))
+    top = np.argmax(mask, 0)[columns]
+    bottom = (mask.shape[0] - 1 - np.argmax(mask[::-1], 0))[columns]
+    height = (bottom - top + 1) / shrink
+    centre = (top + bottom + 1) / 2 + window[0].start
+    grow = (1 / shrink - 1) / 2 * np.median(bottom - top + 1)
+    x = (columns + window[1].start + 0.5) * stride
+    upper, lower = (centre - height / 2) * stride, (centre + height / 2) * stride
+    left = (columns[0] + window[1].start - grow) * stride
+    right = (columns[-1] + window[1].start + 1 + grow) * stride
+    keep = np.unique(np.linspace(0, len(columns) - 1, min(EDGE_POINTS, len(columns))
+                                 ).round().astype(int))
+    xs = np.concatenate([[left], x[keep], [right]])
+    tops = np.concatenate([[upper[0]], upper[keep], [upper[-1]]])
+    bottoms = np.concatenate([[lower[0]], lower[keep], [lower[-1]]])
+    polygon = np.concatenate([np.stack([xs, tops], 1), np.stack([xs, bottoms], 1)[::-1]])
+    polygon = polygon.astype(np.float32)
+    score = float(prob[window][mask].mean())
+    lines.append({"polygon": polygon, "box": [float(v) for v in (*polygon.min(0),
+                                                                  *polygon.max(0))],
+                  "score": score})
+  return lines
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """IoU of every box of `a` `[N, 4]` with every box of `b` `[M, 4]` -> `[N, M]`."""
+  a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+  low = np.maximum(a[:, None, :2], b[None, :, :2])
+  high = np.minimum(a[:, None, 2:], b[None, :, 2:])
+  inter = np.prod(np.clip(high - low, 0, None), -1)
+  area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), -1)  # noqa: E731
+  union = area(a)[:, None] + area(b)[None, :] - inter
+  return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def match_count(predicted: np.ndarray, scores: np.ndarray, truth: np.ndarray,
+                iou: float = 0.5) -> int:
+  """Greedy one-to-one matches (highest score first) of predicted to true boxes at IoU
+  >= `iou`: the true positives."""
+  if not len(predicted) or not len(truth):
+    return 0
+  overlaps = box_iou(predicted, truth)
+  taken = np.zeros(len(truth), bool)
+  hits = 0
+  for i in np.argsort(-np.asarray(scores), kind="stable"):
+    candidates = np.where(taken, -1.0, overlaps[i])
+    j = int(np.argmax(candidates))
+    if candidates[j] >= iou:
+      taken[j] = True
+      hits += 1
+  return hits
+
+
+def coco_map(records: list[dict[str, Any]]) -> tuple[float, float]:
+  """(mAP@0.5, mAP@0.5:0.95) of records' `boxes` (truth) and `lines` (detections) by
+  pycocotools' COCOeval (one category, every detection counted)."""
+  from pycocotools.coco import COCO
+  from pycocotools.cocoeval import COCOeval
+  images, truth, found = [], [], []
+  for n, record in enumerate(records, 1):
+    images.append({"id": n})
+    for box in record["boxes"]:
+      l, t, r, b = box
+      truth.append({"id": len(truth) + 1, "image_id": n, "category_id": 1, "iscrowd": 0,
+                    "bbox": [l, t, r - l, b - t], "area": (r - l) * (b - t)})
+    for line in record["lines"]:
+      l, t, r, b = line["box"]
+      found.append({"image_id": n, "category_id": 1, "bbox": [l, t, r - l, b - t],
+                    "score": line["score"]})
+  if not truth:
+    return 0.0, 0.0
+  if not found:  # COCO.loadRes refuses an empty list; nothing found scores 0.
+    return 0.0, 0.0
+  with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its tables.
+    gt = COCO()
+    gt.dataset = {"images": images, "annotations": truth, "categories": [{"id": 1}]}
+    gt.createIndex()
+    evaluation = COCOeval(gt, gt.loadRes(found), iouType="bbox")
+    most = max(max(len(r["lines"]) for r in records), 1)
+    evaluation.params.maxDets = [1, 10, max(most, 100)]
+    evaluation.evaluate()
+    evaluation.accumulate()
+    evaluation.summarize()
+  return max(float(evaluation.stats[1]), 0.0), max(float(evaluation.stats[0]), 0.0)
+
+
+def detected_page(lines: list[dict[str, Any]], width: int, height: int, image: str = ""):
+  """A page's detected lines (page pixels, as `results` gives them) -> an
+  `htr.image.page_model.Page` in XY-cut reading order, each line's baseline the bottom
+  edge of its polygon and its confidence the detection score."""
+  from htr.image import page_model, reading_order
+  found = []
+  for i, line in enumerate(lines):
+    polygon = np.asarray(line["polygon"], np.float32).reshape(-1, 2)
+    polygon = np.clip(polygon, 0, [max(width - 1, 0), max(height - 1, 0)])
+    half = len(polygon) // 2
+    baseline = polygon[half:][::-1]  # The bottom edge, left to right.
+    found.append(page_model.Line(f"line{i + 1}", polygon, baseline, "", "", i, "",
+                                 confidence=float(line["score"])))
+  page = page_model.Page(image, int(width), int(height), tuple(found), "", ordered=False)
+  return reading_order.with_reading_order(page)
+
+
+class Task(base.Task):
+  """Line detection: `image [B,S,S,1]` -> line region maps `[B,S/4,S/4]`.
+
+  Config fields used: `model` (name + kwargs), `data.page_size` (S),
+  `data.max_lines`, `detect` (threshold, shrink, min_area, dice_weight).
+  """
+
+  main_metric = ("map50", "max")
+
+  def __init__(self, config, metadata=None):
+    super().__init__(config, metadata)
+    self.model = models.build(config.model)
+
+  @property
+  def _size(self) -> int:
+    return self.config.data.page_size
+
+  def padding(self):
+    return {}, None
+
+  def dummy_batch(self, batch_size):
+    size, grid = self._size, self._size // STRIDE
+    return {"image": np.zeros((batch_size, size, size, 1), np.float32),
+            "region": np.zeros((batch_size, grid, grid), np.float32),
+            "boxes": np.zeros((batch_size, self.config.data.max_lines, 4), np.float32),
+            "num_boxes": np.zeros((batch_size,), np.int32),
+            "scale": np.ones((batch_size,), np.float32),
+            "page_size": np.full((batch_size, 2), size, np.int32),
+            "mask": np.ones((batch_size,), np.float32)}
+
+  def model_inputs(self, batch):
+    return {"image": batch["image"]}
+
+  def loss(self, params, model_state, batch, rng):
+    logits, updates = self.model.apply(
+        {"params": params, **model_state}, **self.model_inputs(batch), train=True,
+        rngs={"dropout": rng}, mutable=list(model_state))
+    logits = logits[..., 0].astype(jnp.float32)
+    target, weight = batch["region"], batch["mask"][:, None, None]
+    pixels = jnp.maximum(jnp.sum(weight) * target.shape[1] * target.shape[2], 1.0)
+    bce = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, target) * weight) / pixels
+    prob = jax.nn.sigmoid(logits) * weight
+    # Dice over the whole batch (DBNet's): scale-free, so sparse lines still count.
+    dice = 1 - (2 * jnp.sum(prob * target) + 1) / (jnp.sum(prob) + jnp.sum(target * weight) + 1)
+    loss = bce + self.config.detect.dice_weight * dice
+    return loss, (updates, {"loss": loss, "bce": bce, "dice": dice})
+
+  def predict(self, variables, batch):
+    logits = self.model.apply(variables, batch["image"], train=False)
+    out = {"region": jax.nn.sigmoid(logits[..., 0].astype(jnp.float32))}
+    for key in ("scale", "page_size"):
+      if key in batch:
+        out[key] = batch[key]
+    return out
+
+  # -- host side ------------------------------------------------------------
+  def lines(self, region: np.ndarray) -> list[dict[str, Any]]:
+    """One page's map -> its lines in working pixels (`decode_lines` by `config.detect`)."""
+    d = self.config.detect
+    return decode_lines(region, threshold=d.threshold, shrink=d.shrink, min_area=d.min_area)
+
+  def records(self, batch, outputs):
+    records = []
+    for i in range(len(batch["mask"])):
+      if not batch["mask"][i]:
+        continue
+      lines = self.lines(outputs["region"][i])
+      boxes = np.asarray(batch["boxes"][i][:int(batch["num_boxes"][i])])
+      scores = np.array([line["score"] for line in lines])
+      found = np.array([line["box"] for line in lines]).reshape(-1, 4)
+      records.append({
+          "id": str(batch["id"][i]) if "id" in batch else "",
+          "boxes": boxes.tolist(),
+          "lines": [{"box": line["box"], "score": line["score"]} for line in lines],
+          "matched": match_count(found, scores, boxes)})
+    return records
+
+  def summarize(self, records):
+    truth = sum(len(r["boxes"]) for r in records)
+    found = sum(len(r["lines"]) for r in records)
+    hits = sum(r["matched"] for r in records)
+    precision = hits / found if found else 0.0
+    recall = hits / truth if truth else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+    map50, map_all = coco_map(records)
+    return {"map50": map50, "map50_95": map_all, "precision": precision, "recall": recall,
+            "f1": f1, "num_lines": float(truth), "num_found": float(found),
+            "num_examples": float(len(records))}
+
+  def worst(self, records, n):
+    def f1(r):
+      total = len(r["boxes"]) + len(r["lines"])
+      return 2 * r["matched"] / total if total else 1.0
+    return sorted(records, key=f1)[:n]
+
+  # -- inference --------------------------------------------------------------
+  accepts = ("image",)
+
+  def prepare(self, value, where):
+    return self._predict_ops({"id": where, "image": value}, np.random.default_rng(0))
+
+  def results(self, outputs):
+    """Per page: "lines" [{polygon, box, score}] in page pixels (unordered: `detected_page`
+    orders them), "text" "" (nothing is read yet) and "confidence" the mean score."""
+    results = []
+    for i, region in enumerate(outputs["region"]):
+      scale = float(outputs["scale"][i]) if "scale" in outputs else 1.0
+      lines = []
+      for line in self.lines(region):
+        polygon = line["polygon"] / scale
+        if "page_size" in outputs:
+          width, height = (int(v) for v in outputs["page_size"][i])
+          polygon = np.clip(polygon, 0, [max(width - 1, 0), max(height - 1, 0)])
+        lines.append({"polygon": polygon.tolist(),
+                      "box": [float(v) for v in (*polygon.min(0), *polygon.max(0))],
+                      "score": line["score"]})
+      score = float(np.mean([line["score"] for line in lines])) if lines else 0.0
+      results.append({"text": "", "confidence": score, "lines": lines})
+    return results
+

@@ -1,0 +1,134 @@
+"""The line detector: page ops and targets, decoding and metrics, one step of training."""
+
+import jax
+import numpy as np
+import pytest
+
+from htr import train
+from htr.data import registry
+from htr.image import page_records
+from htr.tasks import detect, get_task
+from htr_datasets.page_layout import Builder, fixture
+
+SIZE = 256
+EVAL_SPEC = ("decode_page|fit_page(size=256, stride=32)"
+             "|line_targets(stride=4, shrink=0.5, max_lines=32)")
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory, build_dataset):
+  """The page_layout fixture's pages (all lines) as records."""
+  root = tmp_path_factory.mktemp("layout")
+  fixture.write_fixture(root / "manual")
+  _, sources = build_dataset(Builder, root / "data", manual_dir=root / "manual", config="all")
+  return [row for source in sources.values() for row in source]
+
+
+def _line_boxes(record, scale):
+  page = page_records.record_to_page(record)
+  return np.array([line.box for line in page.lines], np.float32) * scale
+
+
+def test_targets_have_the_shapes_and_cover_every_line(pages):
+  ops = registry.build(EVAL_SPEC)
+  for record in pages:
+    example = ops(dict(record), np.random.default_rng(0))
+    assert example["image"].shape == (SIZE, SIZE, 1) and example["image"].dtype == np.float32
+    assert example["region"].shape == (SIZE // 4, SIZE // 4)
+    scale = float(example["scale"])
+    assert scale == pytest.approx(SIZE / max(int(record["width"]), int(record["height"])))
+    n = int(example["num_boxes"])
+    boxes = _line_boxes(record, scale)
+    assert n == len(boxes) and example["boxes"].shape == (32, 4)
+    np.testing.assert_allclose(example["boxes"][:n], boxes, atol=1e-3)
+    assert not example["boxes"][n:].any()
+    # Each line's core is inside its box, and its box's middle is marked.
+    for left, top, right, bottom in boxes:
+      cx, cy = int((left + right) / 8), int((top + bottom) / 8)
+      assert example["region"][cy, cx] == 1.0
+    marked = np.argwhere(example["region"]) * 4 + 2
+    inside = [((boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y)
+               & (y <= boxes[:, 3])).any() for y, x in marked]
+    assert all(inside)
+
+
+def test_augmentation_moves_lines_with_the_image(pages):
+  spec = EVAL_SPEC.replace("|line_targets", "|page_augment(p=1.0, jpeg_p=1.0, blur_p=1.0)"
+                           "|line_targets")
+  ops = registry.build(spec)
+  record = max(pages, key=lambda r: len(r["line_id"]))
+  plain = registry.build(EVAL_SPEC)(dict(record), np.random.default_rng(0))
+  for seed in range(3):
+    example = ops(dict(record), np.random.default_rng(seed))
+    assert example["image"].shape == (SIZE, SIZE, 1)
+    assert 0.0 <= example["image"].min() and example["image"].max() <= 1.0
+    assert int(example["num_boxes"]) == int(plain["num_boxes"])
+    # Ink stays inside the moved boxes: more ink in the boxes than outside, per pixel.
+    image = example["image"][..., 0]
+    inside = np.zeros(image.shape, bool)
+    for left, top, right, bottom in example["boxes"][:int(example["num_boxes"])]:
+      inside[int(top):int(np.ceil(bottom)), int(left):int(np.ceil(right))] = True
+    assert image[inside].mean() > image[~inside].mean()
+
+
+def test_a_perfect_map_decodes_to_the_lines_boxes(pages, load_config):
+  config = load_config("page_detect", "runlocal,size=tiny")
+  task = get_task(config)
+  ops = registry.build(EVAL_SPEC)
+  examples = [ops(dict(record), np.random.default_rng(0)) for record in pages]
+  batch = {"id": np.array([str(r["id"]) for r in pages], object),
+           "mask": np.ones(len(examples), np.float32),
+           **{k: np.stack([e[k] for e in examples]) for k in ("boxes", "num_boxes")}}
+  records = task.records(batch, {"region": np.stack([e["region"] for e in examples])})
+  for record in records:
+    truth = np.array(record["boxes"])
+    found = np.array([line["box"] for line in record["lines"]])
+    assert len(found) == len(truth)
+    assert (detect.box_iou(found, truth).max(1) > 0.7).all()
+  metrics = task.summarize(records)
+  assert metrics["f1"] == 1.0 and metrics["precision"] == 1.0 and metrics["recall"] == 1.0
+  assert metrics["map50"] == pytest.approx(1.0)
+  assert 0.3 < metrics["map50_95"] <= 1.0
+  # Nothing found scores 0, and extra boxes lower precision only.
+  empty = [{**r, "lines": [], "matched": 0} for r in records]
+  assert task.summarize(empty)["map50"] == 0.0 and task.summarize(empty)["f1"] == 0.0
+
+
+def test_results_are_page_lines_that_read_in_order(pages, load_config):
+  config = load_config("page_detect", "runlocal,size=tiny")
+  task = get_task(config)
+  record = max(pages, key=lambda r: len(r["line_id"]))
+  example = registry.build(EVAL_SPEC)(dict(record), np.random.default_rng(0))
+  outputs = {"region": example["region"][None], "scale": example["scale"][None],
+             "page_size": example["page_size"][None]}
+  (result,) = task.results(outputs)
+  width, height = int(record["width"]), int(record["height"])
+  truth = _line_boxes(record, 1.0)
+  found = np.array([line["box"] for line in result["lines"]])
+  assert (detect.box_iou(found, truth).max(0) > 0.7).all()  # Page pixels again.
+  page = detect.detected_page(result["lines"], width, height, "page.png")
+  assert page.ordered and len(page.lines) == len(truth)
+  tops = [line.box[1] for line in page.lines]
+  assert tops == sorted(tops)  # One column: top to bottom.
+  for line in page.lines:
+    assert line.baseline[0, 0] <= line.baseline[-1, 0]
+    assert line.baseline[:, 1].mean() > line.polygon[:, 1].mean()  # The bottom edge.
+
+
+def test_decoding_separates_touching_lines():
+  region = np.zeros((32, 32), np.float32)
+  region[5:7, 4:28] = 1.0
+  region[8:10, 4:28] = 1.0  # A gap of one row: two lines.
+  lines = detect.decode_lines(region, shrink=0.5)
+  assert len(lines) == 2
+  top, bottom = sorted(lines, key=lambda line: line["box"][1])
+  assert top["box"][3] <= bottom["box"][1] + 4 * 1.5
+
+
+def test_one_step_of_runlocal_training_on_8_devices(tmp_path, data_dir, load_config):
+  assert jax.device_count() == 8
+  config = load_config("page_detect", "runlocal,size=tiny")
+  config.data.data_dir = data_dir
+  metrics = train.train_and_evaluate(config, str(tmp_path))
+  for key in ("map50", "map50_95", "f1", "precision", "recall"):
+    assert np.isfinite(metrics[key]) and 0.0 <= metrics[key] <= 1.0
