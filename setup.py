@@ -26,6 +26,7 @@ INSTALL_REQUIRES = [
     "wordfreq>=3.1",
     "scikit-learn>=1.4",
     "scipy>=1.11",  # Image augmentation and connected components on the host.
+    "pycocotools>=2.0",  # Line detection mAP@0.5 and mAP@0.5:0.95 (COCOeval), not by hand.
     "pillow>=10",
     "tensorflow-cpu>=2.21",  # TFDS feature encoding; jax2tf export.
     "fastapi>=0.115",  # htr serve: the HTTP API.
