@@ -100,7 +100,7 @@ def test_results_are_page_lines_that_read_in_order(pages, load_config):
   record = max(pages, key=lambda r: len(r["line_id"]))
   example = registry.build(EVAL_SPEC)(dict(record), np.random.default_rng(0))
   outputs = {"region": example["region"][None], "scale": example["scale"][None],
-             "page_size": example["page_size"][None]}
+             "original_size": example["original_size"][None]}
   (result,) = task.results(outputs)
   width, height = int(record["width"]), int(record["height"])
   truth = _line_boxes(record, 1.0)

@@ -5,7 +5,7 @@ and draw the training targets at the model's output resolution.
 A page travels through the ops as an example holding
   image: float32 `[S, S, 1]` (after `fit_page`), ink positive: 1 - gray, padding 0;
   polygons: a list of float32 `[N, 2]` line outlines in working-image pixels;
-  scale: float32, working pixels per page pixel (`fit_page`); page_size: int32 (w, h).
+  scale: float32, working pixels per page pixel (`fit_page`); original_size: int32 (w, h).
 
 Targets (`line_targets`) follow DBNet (Liao et al. 2020) in spirit: each line's polygon
 is drawn at 1/stride resolution and shrunk toward its core (per column, the middle
@@ -25,10 +25,7 @@ from scipy import ndimage
 
 from htr.data.registry import Example, register
 from htr.errors import InputError
-
-
-def _text(value) -> str:
-  return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+from htr.ink.records import as_text
 
 
 def split_polygons(points, lengths) -> list[np.ndarray]:
@@ -54,7 +51,7 @@ def get_decode_page():
   from htr.image import page_reading
 
   def op(example: Example) -> Example:
-    where = _text(example.get("id", ""))
+    where = as_text(example.get("id", ""))
     if "image_bytes" in example:
       pixels = inputs.decode_image(example["image_bytes"], where, formats=None)
     else:
@@ -77,7 +74,7 @@ def get_decode_page():
 def get_fit_page(size: int = 512, stride: int = 32):
   """`page` -> `image` float32 `[size, size, 1]`: the page scaled so that its longer side
   is `size` (area averaging), ink positive (1 - gray), at the top left, the rest 0;
-  `polygons` scaled alike; `scale` and `page_size` (w, h) to map results back.
+  `polygons` scaled alike; `scale` and `original_size` (w, h) to map results back.
 
   Args:
     size: the working image's side, a multiple of `stride` (the model's total stride).
@@ -97,7 +94,7 @@ def get_fit_page(size: int = 512, stride: int = 32):
     image[:new_h, :new_w, 0] = 1.0 - resized / 255.0
     polygons = [np.asarray(p, np.float32) * np.float32(scale) for p in example["polygons"]]
     return {**example, "image": image, "polygons": polygons, "scale": np.float32(scale),
-            "page_size": np.array([width, height], np.int32)}
+            "original_size": np.array([width, height], np.int32)}
   return op
 
 
@@ -244,7 +241,7 @@ def get_line_targets(stride: int = 4, shrink: float = 0.5, max_lines: int = 256,
         region[window][core] = 1.0
     if len(boxes) > max_lines:
       raise InputError(f"{len(boxes)} lines, more than max_lines={max_lines}",
-                       sample_id=_text(example.get("id", "")))
+                       sample_id=as_text(example.get("id", "")))
     padded = np.zeros((max_lines, 4), np.float32)
     if boxes:
       padded[:len(boxes)] = np.stack(boxes)

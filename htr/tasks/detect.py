@@ -25,6 +25,7 @@ import optax
 from scipy import ndimage
 
 from htr import models
+from htr.ink.records import as_text
 from htr.models.line_detector import STRIDE
 from htr.tasks import base
 
@@ -183,7 +184,7 @@ class Task(base.Task):
             "boxes": np.zeros((batch_size, self.config.data.max_lines, 4), np.float32),
             "num_boxes": np.zeros((batch_size,), np.int32),
             "scale": np.ones((batch_size,), np.float32),
-            "page_size": np.full((batch_size, 2), size, np.int32),
+            "original_size": np.full((batch_size, 2), size, np.int32),
             "mask": np.ones((batch_size,), np.float32)}
 
   def model_inputs(self, batch):
@@ -206,7 +207,7 @@ class Task(base.Task):
   def predict(self, variables, batch):
     logits = self.model.apply(variables, batch["image"], train=False)
     out = {"region": jax.nn.sigmoid(logits[..., 0].astype(jnp.float32))}
-    for key in ("scale", "page_size"):
+    for key in ("scale", "original_size"):
       if key in batch:
         out[key] = batch[key]
     return out
@@ -227,7 +228,7 @@ class Task(base.Task):
       scores = np.array([line["score"] for line in lines])
       found = np.array([line["box"] for line in lines]).reshape(-1, 4)
       records.append({
-          "id": str(batch["id"][i]) if "id" in batch else "",
+          "id": as_text(batch["id"][i]) if "id" in batch else "",
           "boxes": boxes.tolist(),
           "lines": [{"box": line["box"], "score": line["score"]} for line in lines],
           "matched": match_count(found, scores, boxes)})
@@ -266,8 +267,8 @@ class Task(base.Task):
       lines = []
       for line in self.lines(region):
         polygon = line["polygon"] / scale
-        if "page_size" in outputs:
-          width, height = (int(v) for v in outputs["page_size"][i])
+        if "original_size" in outputs:
+          width, height = (int(v) for v in outputs["original_size"][i])
           polygon = np.clip(polygon, 0, [max(width - 1, 0), max(height - 1, 0)])
         lines.append({"polygon": polygon.tolist(),
                       "box": [float(v) for v in (*polygon.min(0), *polygon.max(0))],
