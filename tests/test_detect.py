@@ -4,9 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-from htr import train
+from htr import inputs, train
 from htr.data import registry
-from htr.image import page_records
+from htr.image import page_reading, page_records
 from htr.tasks import detect, get_task
 from htr_datasets.page_layout import Builder, fixture
 
@@ -113,6 +113,16 @@ def test_results_are_page_lines_that_read_in_order(pages, load_config):
   for line in page.lines:
     assert line.baseline[0, 0] <= line.baseline[-1, 0]
     assert line.baseline[:, 1].mean() > line.polygon[:, 1].mean()  # The bottom edge.
+  # The page reader cuts and reads every detected line.
+  image = inputs.decode_image(record["image_bytes"], "page.png", formats=None)
+  reading = page_reading.read_page_lines(
+      image, page, lambda crops: [{"text": f"{c.shape[0]}", "confidence": 0.5} for c in crops])
+  assert [line.text for line in reading.page.lines] and not reading.failed
+  assert all(int(line.text) > 0 for line in reading.page.lines)
+  # A user's image (the `htr` command's input) becomes the model's input.
+  example = task.prepare(image, "page.png")
+  assert example["image"].shape == (SIZE, SIZE, 1)
+  np.testing.assert_array_equal(example["original_size"], [width, height])
 
 
 def test_decoding_separates_touching_lines():
