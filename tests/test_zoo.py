@@ -168,3 +168,10 @@ def test_shipped_entries_match_their_manifests():
     assert manifest["config"]["data"]["data_dir"] is None
     assert manifest["config"]["data"]["manual_dir"] is None
   assert total <= zoo.MAX_TOTAL_BYTES
+
+
+def test_each_input_kind_has_one_default_entry():
+  """`htr recognize FILE` with no model takes the default for FILE's kind: one, not a tie."""
+  from htr import zoo
+  defaults = [kind for entry in zoo.entries() for kind in entry.manifest["default_for"]]
+  assert sorted(defaults) == sorted(set(defaults)) and {"ink", "image"} <= set(defaults)
