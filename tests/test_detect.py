@@ -135,10 +135,40 @@ def test_decoding_separates_touching_lines():
   assert top["box"][3] <= bottom["box"][1] + 4 * 1.5
 
 
-def test_one_step_of_runlocal_training_on_8_devices(tmp_path, data_dir, load_config):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir, load_config):
+  """One step of runlocal training on 8 devices: (metrics, workdir)."""
   assert jax.device_count() == 8
+  workdir = tmp_path_factory.mktemp("detect")
   config = load_config("page_detect", "runlocal,size=tiny")
   config.data.data_dir = data_dir
-  metrics = train.train_and_evaluate(config, str(tmp_path))
+  return train.train_and_evaluate(config, str(workdir)), str(workdir)
+
+
+def test_one_step_of_runlocal_training_on_8_devices(trained):
+  metrics, _ = trained
   for key in ("map50", "map50_95", "f1", "precision", "recall"):
     assert np.isfinite(metrics[key]) and 0.0 <= metrics[key] <= 1.0
+
+
+def test_the_saved_model_gives_the_checkpoints_maps_and_lines(trained, pages):
+  import tensorflow as tf
+
+  from htr import checkpoint, export
+  _, workdir = trained
+  metadata = export.export(workdir, weight_formats=("float32",))
+  assert metadata["input_kind"] == "image" and metadata["returns"] == "lines"
+  task, variables, _ = checkpoint.restore_for_inference(workdir)
+  serving = task.serving()
+  images = [inputs.decode_image(r["image_bytes"], "page", formats=None) for r in pages]
+  examples = [serving.prepare(image, f"page{i}") for i, image in enumerate(images)]
+  batch = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+  model = tf.saved_model.load(f"{workdir}/export/float32")
+  got = {k: v.numpy() for k, v in model.signatures["serving_default"](
+      **{k: tf.constant(v) for k, v in batch.items()}).items()}
+  want = jax.device_get(jax.jit(task.predict)(variables, batch))
+  np.testing.assert_allclose(got["region"], want["region"], atol=1e-5)
+  np.testing.assert_array_equal(got["original_size"], batch["original_size"])
+  for i, result in enumerate(task.results(want)):
+    served = serving.result({k: got[k][i] for k in ("region", "scale", "original_size")})
+    assert served["lines"] == result["lines"]

@@ -263,17 +263,66 @@ class Task(base.Task):
     orders them), "text" "" (nothing is read yet) and "confidence" the mean score."""
     results = []
     for i, region in enumerate(outputs["region"]):
-      scale = float(outputs["scale"][i]) if "scale" in outputs else 1.0
-      lines = []
-      for line in self.lines(region):
-        polygon = line["polygon"] / scale
-        if "original_size" in outputs:
-          width, height = (int(v) for v in outputs["original_size"][i])
-          polygon = np.clip(polygon, 0, [max(width - 1, 0), max(height - 1, 0)])
-        lines.append({"polygon": polygon.tolist(),
-                      "box": [float(v) for v in (*polygon.min(0), *polygon.max(0))],
-                      "score": line["score"]})
+      lines = self.page_lines(region, float(outputs["scale"][i]) if "scale" in outputs else 1.0,
+                              outputs["original_size"][i] if "original_size" in outputs
+                              else None)
       score = float(np.mean([line["score"] for line in lines])) if lines else 0.0
       results.append({"text": "", "confidence": score, "lines": lines})
     return results
 
+  def page_lines(self, region: np.ndarray, scale: float, original_size=None
+                 ) -> list[dict[str, Any]]:
+    """One page's map -> its lines [{polygon, box, score}] in page pixels (JSON-able)."""
+    lines = []
+    for line in self.lines(region):
+      polygon = line["polygon"] / scale
+      if original_size is not None:
+        width, height = (int(v) for v in original_size)
+        polygon = np.clip(polygon, 0, [max(width - 1, 0), max(height - 1, 0)])
+      lines.append({"polygon": polygon.tolist(),
+                    "box": [float(v) for v in (*polygon.min(0), *polygon.max(0))],
+                    "score": line["score"]})
+    return lines
+
+  def serving(self):
+    """A page image -> its line region map; lines are decoded on the host (`result`).
+
+    Decoding, scaling and padding the page (`decode_page|fit_page`, `data.pp_predict`)
+    run on the host before the graph, as for training: they turn pages of any size into
+    one square shape a server can batch. The graph returns the stride-4 map; connected
+    components are not a jnp operation, so `result` decodes them (`decode_lines`).
+    """
+    size, grid = self._size, self._size // STRIDE
+
+    def prepare(value, where):
+      example = self.prepare(value, where)
+      return {"image": example["image"], "scale": np.float32(example["scale"]),
+              "original_size": example["original_size"].astype(np.int32)}
+
+    def result(outputs):
+      lines = self.page_lines(outputs["region"], float(outputs["scale"]),
+                              outputs["original_size"])
+      score = float(np.mean([line["score"] for line in lines])) if lines else 0.0
+      return {"text": "", "confidence": score, "lines": lines}
+
+    blank = {"image": np.zeros((size, size, 1), np.float32), "scale": np.float32(1.0),
+             "original_size": np.array([size, size], np.int32)}
+    return base.Serving(
+        kind="image", returns="lines", accepts=self.accepts,
+        inputs={"image": ("float32", ("b", size, size, 1)), "scale": ("float32", ("b",)),
+                "original_size": ("int32", ("b", 2))},
+        preprocess=lambda inputs: dict(inputs),
+        batch_shapes={"image": f"(b, {size}, {size}, 1)"},
+        predict=lambda variables, batch: {"region": self.predict(variables, batch)["region"]},
+        prepare=prepare, result=result, warm_up=lambda words: [blank],
+        outputs={"region": "region", "scale": "scale", "original_size": "original_size"},
+        settings={"page_size": size, "stride": STRIDE, "shrink": self.config.detect.shrink,
+                  "threshold": self.config.detect.threshold,
+                  "host_preprocess": self.config.data.pp_predict},
+        description=(
+            f"image float32 [batch, {size}, {size}, 1]: the page fitted by "
+            "htr.data.ops_pages (decode_page|fit_page, on the host: longer side "
+            f"{size}, ink positive 1 - gray, padded with 0), scale float32 [batch] and "
+            "original_size int32 [batch, 2] (passed through). Returns region float32 "
+            f"[batch, {grid}, {grid}] (line-core probabilities at stride {STRIDE}), scale "
+            "and original_size; htr.tasks.detect.decode_lines turns a map into lines."))
