@@ -18,15 +18,14 @@ page_layout test fixture: laptops and the tests).
 """
 
 import ml_collections
-from ml_collections import config_dict
 
 from htr import config_lib
 
 # Widths per size. Parameters: tiny 29k, small 0.56M, base 3.6M; one 512x512 page on one
 # CPU core (jitted predict, 2026-12 machine): 15, 56 and 149 ms.
 SIZES = {
-    "tiny": dict(stem_features=8, stage_features=(8, 16, 16, 32), blocks_per_stage=(1, 1, 1, 1),
-                 fpn_features=16),
+    "tiny": dict(stem_features=8, stage_features=(8, 16, 16, 32),
+                 blocks_per_stage=(1, 1, 1, 1), fpn_features=16),
     "small": dict(stem_features=16, stage_features=(32, 64, 96, 128),
                   blocks_per_stage=(1, 1, 1, 1), fpn_features=64),
     "base": dict(stem_features=32, stage_features=(48, 96, 160, 256),
@@ -45,7 +44,7 @@ DATASETS = {
 _AUGMENT = ("|page_augment(p=0.8, scale=0.2, rotation_deg=2.0, perspective=0.03,"
             " contrast=0.3, brightness=0.15, blur_p=0.3, jpeg_p=0.3, noise=0.03)")
 _KEEP = "|keep(keys=('id', 'image', 'scale', 'original_size'{extra}))"
-_TARGET_KEYS = ", 'region', 'boxes', 'num_boxes'"
+_TARGET_KEYS = ", 'region', 'edges', 'boxes', 'num_boxes'"
 
 
 def get_config(arg=None):
@@ -61,7 +60,7 @@ def get_config(arg=None):
   config.data = config_lib.dataset(name, train_split, eval_split, test_split)
   data = config.data
   data.input_kind = "image"           # What `htr` reads for this task: a page image.
-  data.page_size = page_size          # Working image side: the page's longer side, padded square.
+  data.page_size = page_size          # Working image side: the page's longer side, padded.
   data.stride = 32                    # The model's total stride: page_size is a multiple.
   data.max_lines = 256                # Boxes per page kept for evaluation.
   data.shrink = 0.5                   # Fraction of a line's height its target core keeps.
@@ -81,7 +80,8 @@ def get_config(arg=None):
   config.detect.threshold = 0.5       # Region probability above which a cell is text.
   config.detect.shrink = data.get_ref("shrink")  # Decoder's grow-back ratio: the targets'.
   config.detect.min_area = 3          # Components of fewer cells (stride 4) are dropped.
-  config.detect.dice_weight = 1.0     # Loss: BCE + this * dice on the region map.
+  config.detect.dice_weight = 1.0     # Loss: BCE + this * dice on the region map...
+  config.detect.edge_weight = 0.2     # ...+ this * L1 of core cells' edge distances (cells).
 
   config.batch_size = 16
   config.eval_batch_size = 16

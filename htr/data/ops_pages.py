@@ -8,19 +8,23 @@ A page travels through the ops as an example holding
   scale: float32, working pixels per page pixel (`fit_page`); original_size: int32 (w, h).
 
 Targets (`line_targets`) follow DBNet (Liao et al. 2020) in spirit: each line's polygon
-is drawn at 1/stride resolution and shrunk toward its core (per column, the middle
-`shrink` of its height; at both ends, as much as it lost in height), so that lines that
-touch or overlap on the page stay apart in the map; the decoder (`detect.decode_lines`)
-grows each found region back by the same ratio. Everything runs on the host, in the
+is drawn at 1/stride resolution shrunk toward its core (per column, the middle `shrink`
+of its height; at both ends, as much as it lost in height), so that lines that touch or
+overlap on the page stay apart in the map. Each core cell also carries its distances to
+the line's top and bottom edges, measured on the exact polygon (as FCOS regresses box
+sides): at stride 4 a small line is only a few cells high, and growing a rounded core
+back by the shrink ratio alone (`detect.decode_lines` without edges) would double the
+rounding error. Everything runs on the host, in the
 grain workers, with numpy, scipy.ndimage and PIL; every draw comes from the op's rng.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 from scipy import ndimage
 
 from htr.data.registry import Example, register
@@ -167,40 +171,80 @@ def get_page_augment(p: float = 0.8, scale: float = 0.2, rotation_deg: float = 2
   return op
 
 
-def shrunk_region(polygon: np.ndarray, shape: tuple[int, int], stride: int,
-                  shrink: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
-  """One line's shrunk core on the `shape` grid of cells `stride` pixels wide: (the
-  window's slices, its bool mask), or None if the line covers no cell.
+def column_extents(polygon: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """The top and bottom of a closed polygon `[N, 2]` along vertical lines at `xs` (its
+  highest and lowest edge crossings; NaN where a line misses it)."""
+  start = np.asarray(polygon, np.float64)
+  end = np.roll(start, -1, axis=0)
+  x0, y0, x1, y1 = start[:, 0:1], start[:, 1:2], end[:, 0:1], end[:, 1:2]
+  xs = np.asarray(xs, np.float64)[None]
+  span = x1 - x0
+  t = np.where(span != 0, (xs - x0) / np.where(span != 0, span, 1), np.nan)
+  crossing = (t >= 0) & (t <= 1)
+  y = np.where(crossing, y0 + t * (y1 - y0), np.nan)
+  # Vertical edges: both their ends count where x matches.
+  vertical = (span == 0) & (np.abs(xs - x0) < 1e-9)
+  y_top = np.where(vertical, np.minimum(y0, y1), y)
+  y_bottom = np.where(vertical, np.maximum(y0, y1), y)
+  with warnings.catch_warnings():  # A column that misses the polygon is all NaN.
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return np.nanmin(y_top, 0), np.nanmax(y_bottom, 0)
 
-  A cell is inside the polygon when its centre is. Per column the middle `shrink` of
-  the line's height is kept (at least one cell), and at both ends the columns within
-  `(1 - shrink) / 2` of the line's median height are dropped (at least one is kept).
+
+def line_core(polygon: np.ndarray, shape: tuple[int, int], stride: int, shrink: float):
+  """One line's shrunk core on the `shape` grid of cells `stride` pixels wide, and each
+  core cell's distances to the line's top and bottom edges (in cells), from the exact
+  polygon (not its rasterisation, which would round a small line's height).
+
+  Per column (at cell centres) the middle `shrink` of the line's height is kept (at least
+  the cell nearest its centre), and at both ends the columns within `(1 - shrink) / 2`
+  of its median height (at least the middle one).
+
+  Returns:
+    (window slices, bool core mask, float32 top distances, float32 bottom distances)
+    over the window, or None if the line lies off the grid.
   """
-  cells = np.asarray(polygon, np.float64) / stride - 0.5
-  low = np.maximum(np.floor(cells.min(0)).astype(int) - 1, 0)
-  high = np.minimum(np.ceil(cells.max(0)).astype(int) + 2, [shape[1], shape[0]])
-  if (high <= low).any():
+  polygon = np.asarray(polygon, np.float64)
+  left, right = polygon[:, 0].min(), polygon[:, 0].max()
+  first = int(np.ceil(left / stride - 0.5))
+  last = int(np.floor(right / stride - 0.5))
+  columns = np.arange(first, last + 1) if last >= first else np.array(
+      [int(np.floor((left + right) / 2 / stride))])
+  top, bottom = column_extents(polygon, (columns + 0.5) * stride)
+  ok = np.isfinite(top) & np.isfinite(bottom)
+  if not ok.any():
     return None
-  canvas = Image.new("1", tuple(int(v) for v in high - low), 0)
-  ImageDraw.Draw(canvas).polygon([tuple(q) for q in cells - low], fill=1)
-  mask = np.asarray(canvas, bool)
-  columns = np.flatnonzero(mask.any(0))
-  if not len(columns):
+  columns, top, bottom = columns[ok], top[ok], bottom[ok]
+  height = bottom - top
+  trim = (1 - shrink) / 2 * np.median(height)
+  x = (columns + 0.5) * stride
+  kept = (x >= left + trim) & (x <= right - trim)
+  if not kept.any():
+    kept[len(kept) // 2] = True
+  columns, top, bottom, height = columns[kept], top[kept], bottom[kept], height[kept]
+  inside = (columns >= 0) & (columns < shape[1])
+  if not inside.any():
     return None
-  rows = np.arange(mask.shape[0])[:, None]
-  top = np.argmax(mask, 0)
-  bottom = mask.shape[0] - 1 - np.argmax(mask[::-1], 0)
-  height = (bottom - top + 1).astype(np.float64)
-  centre = (top + bottom + 1) / 2
-  half = np.maximum(shrink * height / 2, 0.5)
-  core = (np.abs(rows + 0.5 - centre) <= half + 1e-6) & mask.any(0)
-  trim = int(round((1 - shrink) / 2 * np.median(height[columns])))
-  first, last = columns[0], columns[-1]
-  trim = min(trim, (last - first) // 2)
-  core[:, :first + trim] = False
-  core[:, last - trim + 1:] = False
-  window = (slice(low[1], high[1]), slice(low[0], high[0]))
-  return window, core
+  columns, top, bottom, height = columns[inside], top[inside], bottom[inside], height[inside]
+  centre = (top + bottom) / 2
+  row_low = max(int(np.floor(top.min() / stride)) - 1, 0)
+  row_high = min(int(np.ceil(bottom.max() / stride)) + 1, shape[0])
+  if row_high <= row_low:
+    return None
+  rows = np.arange(row_low, row_high)[:, None]
+  y = (rows + 0.5) * stride
+  core = np.abs(y - centre) <= shrink * height / 2
+  nearest = np.clip(np.floor(centre / stride).astype(int) - row_low, 0, len(rows) - 1)
+  empty = ~core.any(0)
+  core[nearest[empty], np.flatnonzero(empty)] = True
+  window = (slice(row_low, row_high), slice(columns[0], columns[-1] + 1))
+  mask = np.zeros((row_high - row_low, columns[-1] + 1 - columns[0]), bool)
+  mask[:, columns - columns[0]] = core
+  to_top = np.zeros(mask.shape, np.float32)
+  to_bottom = np.zeros(mask.shape, np.float32)
+  to_top[:, columns - columns[0]] = np.where(core, (y - top) / stride, 0)
+  to_bottom[:, columns - columns[0]] = np.where(core, (bottom - y) / stride, 0)
+  return window, mask, to_top, to_bottom
 
 
 @register("line_targets")
@@ -208,7 +252,9 @@ def get_line_targets(stride: int = 4, shrink: float = 0.5, max_lines: int = 256,
                      min_size: float = 2.0):
   """`polygons` (working pixels) -> the detector's targets and the lines' boxes:
 
-    region: float32 `[S/stride, S/stride]`, 1 on each line's shrunk core (`shrunk_region`);
+    region: float32 `[S/stride, S/stride]`, 1 on each line's shrunk core (`line_core`);
+    edges: float32 `[S/stride, S/stride, 2]`, on core cells the distances (in cells) from
+      the cell's centre up to its line's top edge and down to its bottom edge, 0 elsewhere;
     boxes: float32 `[max_lines, 4]` left, top, right, bottom (working pixels, clipped to
       the image), zero rows after `num_boxes`; num_boxes: int32.
 
@@ -217,7 +263,7 @@ def get_line_targets(stride: int = 4, shrink: float = 0.5, max_lines: int = 256,
     shrink: the fraction of each line's height its core keeps (the decoder's ratio).
     max_lines: boxes per page; a page with more lines is an error, not cut short.
     min_size: lines whose clipped box is narrower or lower than this (pixels; moved off
-      the image by augmentation) are left out of the boxes and the map.
+      the image by augmentation) are left out of the boxes and the maps.
 
   Raises:
     InputError: a page with more than `max_lines` lines.
@@ -226,19 +272,21 @@ def get_line_targets(stride: int = 4, shrink: float = 0.5, max_lines: int = 256,
     size = example["image"].shape[0]
     grid = (size // stride, size // stride)
     region = np.zeros(grid, np.float32)
+    edges = np.zeros((*grid, 2), np.float32)
     boxes = []
     for polygon in example["polygons"]:
       polygon = np.asarray(polygon, np.float32)
-      if not len(polygon):
+      if len(polygon) < 3:
         continue
       box = np.clip(np.concatenate([polygon.min(0), polygon.max(0)]), 0, size)
       if box[2] - box[0] < min_size or box[3] - box[1] < min_size:
         continue
       boxes.append(box)
-      shrunk = shrunk_region(polygon, grid, stride, shrink)
-      if shrunk is not None:
-        window, core = shrunk
-        region[window][core] = 1.0
+      core = line_core(polygon, grid, stride, shrink)
+      if core is not None:
+        window, mask, to_top, to_bottom = core
+        region[window][mask] = 1.0
+        edges[window][mask] = np.stack([to_top[mask], to_bottom[mask]], -1)
     if len(boxes) > max_lines:
       raise InputError(f"{len(boxes)} lines, more than max_lines={max_lines}",
                        sample_id=as_text(example.get("id", "")))
@@ -246,5 +294,6 @@ def get_line_targets(stride: int = 4, shrink: float = 0.5, max_lines: int = 256,
     if boxes:
       padded[:len(boxes)] = np.stack(boxes)
     out = {k: v for k, v in example.items() if k != "polygons"}
-    return {**out, "region": region, "boxes": padded, "num_boxes": np.int32(len(boxes))}
+    return {**out, "region": region, "edges": edges, "boxes": padded,
+            "num_boxes": np.int32(len(boxes))}
   return op

@@ -1,10 +1,12 @@
 """Page image -> its text lines: polygons, boxes and scores (the page family's detector).
 
 The model (htr/models/line_detector.py) predicts, at stride 4, the probability that a
-cell lies in a line's shrunk core (targets: htr/data/ops_pages.py's `line_targets`).
-The host decodes it (`decode_lines`): threshold, connected components
-(scipy.ndimage.label), each grown back by the shrink ratio into a polygon, its box and
-its mean probability as the score. Evaluation matches boxes: mAP@0.5 and mAP@0.5:0.95
+cell lies in a line's shrunk core and, for core cells, the distances up to the line's top
+and down to its bottom edge (targets: htr/data/ops_pages.py's `line_targets`). The host
+decodes them (`decode_lines`): threshold, connected components (scipy.ndimage.label),
+each component's column-wise top and bottom from the distances, its ends grown back by
+the shrink ratio, into a polygon, its box and its mean probability as the score.
+Evaluation matches boxes: mAP@0.5 and mAP@0.5:0.95
 by pycocotools' COCOeval, and line precision, recall and F1 at IoU 0.5.
 
 `results` give per page its lines in page pixels, and `detected_page` turns them into
@@ -32,14 +34,18 @@ from htr.tasks import base
 EDGE_POINTS = 16  # Points per edge (top, bottom) of a decoded polygon, at most.
 
 
-def decode_lines(prob: np.ndarray, *, threshold: float = 0.5, shrink: float = 0.5,
-                 stride: int = STRIDE, min_area: int = 3) -> list[dict[str, Any]]:
-  """One page's region probabilities `[h, w]` -> its lines in working-image pixels.
+def decode_lines(prob: np.ndarray, edges: np.ndarray | None = None, *,
+                 threshold: float = 0.5, shrink: float = 0.5, stride: int = STRIDE,
+                 min_area: int = 3) -> list[dict[str, Any]]:
+  """One page's region probabilities `[h, w]` (and edge distances `[h, w, 2]`, in cells)
+  -> its lines in working-image pixels.
 
-  The inverse of `ops_pages.shrunk_region`: each connected component (4-connected)
-  above `threshold` of at least `min_area` cells is grown, per column, from its height
-  to height / shrink about its centre, and at both ends by (1 / shrink - 1) / 2 of its
-  median height.
+  The inverse of `ops_pages.line_core`: each connected component (4-connected) above
+  `threshold` of at least `min_area` cells becomes a line whose top and bottom, per
+  column, are the median over its cells of the cell centre minus / plus the predicted
+  edge distances (without `edges`: the column's height grown by 1 / shrink about its
+  centre), and whose ends are moved out by (1 / shrink - 1) / 2 of its core's median
+  height, i.e. (1 - shrink) / 2 of the line's.
 
   Returns:
     Per line: "polygon" float32 `[N, 2]` (top edge left to right, then bottom edge right
@@ -55,26 +61,32 @@ def decode_lines(prob: np.ndarray, *, threshold: float = 0.5, shrink: float = 0.
     if mask.sum() < min_area:
       continue
     columns = np.flatnonzero(mask.any(0))
-    top = np.argmax(mask, 0)[columns]
-    bottom = (mask.shape[0] - 1 - np.argmax(mask[::-1], 0))[columns]
-    height = (bottom - top + 1) / shrink
-    centre = (top + bottom + 1) / 2 + window[0].start
-    grow = (1 / shrink - 1) / 2 * np.median(bottom - top + 1)
+    y = (np.arange(mask.shape[0]) + window[0].start + 0.5)[:, None] * stride
+    if edges is None:
+      top = np.argmax(mask, 0)[columns]
+      bottom = (mask.shape[0] - 1 - np.argmax(mask[::-1], 0))[columns]
+      height = (bottom - top + 1) / shrink * stride
+      centre = ((top + bottom + 1) / 2 + window[0].start) * stride
+      upper, lower = centre - height / 2, centre + height / 2
+    else:
+      distances = np.maximum(np.asarray(edges)[window], 0) * stride
+      tops = np.where(mask, y - distances[..., 0], np.nan)[:, columns]
+      bottoms = np.where(mask, y + distances[..., 1], np.nan)[:, columns]
+      upper, lower = np.nanmedian(tops, 0), np.nanmedian(bottoms, 0)
+    grow = (1 - shrink) / 2 * np.median(lower - upper)
     x = (columns + window[1].start + 0.5) * stride
-    upper, lower = (centre - height / 2) * stride, (centre + height / 2) * stride
-    left = (columns[0] + window[1].start - grow) * stride
-    right = (columns[-1] + window[1].start + 1 + grow) * stride
+    left = (columns[0] + window[1].start) * stride - grow
+    right = (columns[-1] + window[1].start + 1) * stride + grow
     keep = np.unique(np.linspace(0, len(columns) - 1, min(EDGE_POINTS, len(columns))
                                  ).round().astype(int))
     xs = np.concatenate([[left], x[keep], [right]])
-    tops = np.concatenate([[upper[0]], upper[keep], [upper[-1]]])
-    bottoms = np.concatenate([[lower[0]], lower[keep], [lower[-1]]])
-    polygon = np.concatenate([np.stack([xs, tops], 1), np.stack([xs, bottoms], 1)[::-1]])
-    polygon = polygon.astype(np.float32)
-    score = float(prob[window][mask].mean())
-    lines.append({"polygon": polygon, "box": [float(v) for v in (*polygon.min(0),
-                                                                  *polygon.max(0))],
-                  "score": score})
+    tops_kept = np.concatenate([[upper[0]], upper[keep], [upper[-1]]])
+    bottoms_kept = np.concatenate([[lower[0]], lower[keep], [lower[-1]]])
+    polygon = np.concatenate([np.stack([xs, tops_kept], 1),
+                              np.stack([xs, bottoms_kept], 1)[::-1]]).astype(np.float32)
+    lines.append({"polygon": polygon,
+                  "box": [float(v) for v in (*polygon.min(0), *polygon.max(0))],
+                  "score": float(prob[window][mask].mean())})
   return lines
 
 
@@ -158,17 +170,20 @@ def detected_page(lines: list[dict[str, Any]], width: int, height: int, image: s
 
 
 class Task(base.Task):
-  """Line detection: `image [B,S,S,1]` -> line region maps `[B,S/4,S/4]`.
+  """Line detection: `image [B,S,S,1]` -> line-core probabilities `region [B,S/4,S/4]` and
+  edge distances `edges [B,S/4,S/4,2]`.
 
-  Config fields used: `model` (name + kwargs), `data.page_size` (S),
-  `data.max_lines`, `detect` (threshold, shrink, min_area, dice_weight).
+  Config fields used: `model` (name + kwargs), `data.page_size` (S), `data.max_lines`,
+  `detect` (threshold, shrink, min_area, dice_weight, edge_weight).
   """
 
   main_metric = ("map50", "max")
 
   def __init__(self, config, metadata=None):
     super().__init__(config, metadata)
-    self.model = models.build(config.model)
+    # Map 0: line-core logits; maps 1, 2: distances (cells) up to the top and down to the
+    # bottom edge of the line (`ops_pages.line_targets`).
+    self.model = models.build(config.model, num_maps=3)
 
   @property
   def _size(self) -> int:
@@ -181,6 +196,7 @@ class Task(base.Task):
     size, grid = self._size, self._size // STRIDE
     return {"image": np.zeros((batch_size, size, size, 1), np.float32),
             "region": np.zeros((batch_size, grid, grid), np.float32),
+            "edges": np.zeros((batch_size, grid, grid, 2), np.float32),
             "boxes": np.zeros((batch_size, self.config.data.max_lines, 4), np.float32),
             "num_boxes": np.zeros((batch_size,), np.int32),
             "scale": np.ones((batch_size,), np.float32),
@@ -194,36 +210,45 @@ class Task(base.Task):
     logits, updates = self.model.apply(
         {"params": params, **model_state}, **self.model_inputs(batch), train=True,
         rngs={"dropout": rng}, mutable=list(model_state))
-    logits = logits[..., 0].astype(jnp.float32)
+    maps = logits.astype(jnp.float32)
+    logits = maps[..., 0]
     target, weight = batch["region"], batch["mask"][:, None, None]
     pixels = jnp.maximum(jnp.sum(weight) * target.shape[1] * target.shape[2], 1.0)
     bce = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, target) * weight) / pixels
     prob = jax.nn.sigmoid(logits) * weight
     # Dice over the whole batch (DBNet's): scale-free, so sparse lines still count.
-    dice = 1 - (2 * jnp.sum(prob * target) + 1) / (jnp.sum(prob) + jnp.sum(target * weight) + 1)
-    loss = bce + self.config.detect.dice_weight * dice
-    return loss, (updates, {"loss": loss, "bce": bce, "dice": dice})
+    overlap, total = jnp.sum(prob * target), jnp.sum(prob) + jnp.sum(target * weight)
+    dice = 1 - (2 * overlap + 1) / (total + 1)
+    # L1 on the edge distances of core cells: where a line's top and bottom are.
+    core = target * weight
+    edge = jnp.sum(jnp.abs(maps[..., 1:] - batch["edges"]).sum(-1) * core) / jnp.maximum(
+        jnp.sum(core), 1.0)
+    d = self.config.detect
+    loss = bce + d.dice_weight * dice + d.edge_weight * edge
+    return loss, (updates, {"loss": loss, "bce": bce, "dice": dice, "edge": edge})
 
   def predict(self, variables, batch):
     logits = self.model.apply(variables, batch["image"], train=False)
-    out = {"region": jax.nn.sigmoid(logits[..., 0].astype(jnp.float32))}
+    maps = logits.astype(jnp.float32)
+    out = {"region": jax.nn.sigmoid(maps[..., 0]), "edges": maps[..., 1:]}
     for key in ("scale", "original_size"):
       if key in batch:
         out[key] = batch[key]
     return out
 
   # -- host side ------------------------------------------------------------
-  def lines(self, region: np.ndarray) -> list[dict[str, Any]]:
-    """One page's map -> its lines in working pixels (`decode_lines` by `config.detect`)."""
+  def lines(self, region: np.ndarray, edges: np.ndarray | None) -> list[dict[str, Any]]:
+    """One page's maps -> its lines in working pixels (`decode_lines` by `config.detect`)."""
     d = self.config.detect
-    return decode_lines(region, threshold=d.threshold, shrink=d.shrink, min_area=d.min_area)
+    return decode_lines(region, edges, threshold=d.threshold, shrink=d.shrink,
+                        min_area=d.min_area)
 
   def records(self, batch, outputs):
     records = []
     for i in range(len(batch["mask"])):
       if not batch["mask"][i]:
         continue
-      lines = self.lines(outputs["region"][i])
+      lines = self.lines(outputs["region"][i], outputs["edges"][i])
       boxes = np.asarray(batch["boxes"][i][:int(batch["num_boxes"][i])])
       scores = np.array([line["score"] for line in lines])
       found = np.array([line["box"] for line in lines]).reshape(-1, 4)
@@ -263,18 +288,18 @@ class Task(base.Task):
     orders them), "text" "" (nothing is read yet) and "confidence" the mean score."""
     results = []
     for i, region in enumerate(outputs["region"]):
-      lines = self.page_lines(region, float(outputs["scale"][i]) if "scale" in outputs else 1.0,
-                              outputs["original_size"][i] if "original_size" in outputs
-                              else None)
+      scale = float(outputs["scale"][i]) if "scale" in outputs else 1.0
+      size = outputs["original_size"][i] if "original_size" in outputs else None
+      lines = self.page_lines(region, outputs["edges"][i], scale, size)
       score = float(np.mean([line["score"] for line in lines])) if lines else 0.0
       results.append({"text": "", "confidence": score, "lines": lines})
     return results
 
-  def page_lines(self, region: np.ndarray, scale: float, original_size=None
-                 ) -> list[dict[str, Any]]:
-    """One page's map -> its lines [{polygon, box, score}] in page pixels (JSON-able)."""
+  def page_lines(self, region: np.ndarray, edges: np.ndarray | None, scale: float,
+                 original_size=None) -> list[dict[str, Any]]:
+    """One page's maps -> its lines [{polygon, box, score}] in page pixels (JSON-able)."""
     lines = []
-    for line in self.lines(region):
+    for line in self.lines(region, edges):
       polygon = line["polygon"] / scale
       if original_size is not None:
         width, height = (int(v) for v in original_size)
@@ -300,7 +325,7 @@ class Task(base.Task):
               "original_size": example["original_size"].astype(np.int32)}
 
     def result(outputs):
-      lines = self.page_lines(outputs["region"], float(outputs["scale"]),
+      lines = self.page_lines(outputs["region"], outputs["edges"], float(outputs["scale"]),
                               outputs["original_size"])
       score = float(np.mean([line["score"] for line in lines])) if lines else 0.0
       return {"text": "", "confidence": score, "lines": lines}
@@ -313,9 +338,11 @@ class Task(base.Task):
                 "original_size": ("int32", ("b", 2))},
         preprocess=lambda inputs: dict(inputs),
         batch_shapes={"image": f"(b, {size}, {size}, 1)"},
-        predict=lambda variables, batch: {"region": self.predict(variables, batch)["region"]},
+        predict=lambda variables, batch: {
+            k: v for k, v in self.predict(variables, batch).items() if k in ("region", "edges")},
         prepare=prepare, result=result, warm_up=lambda words: [blank],
-        outputs={"region": "region", "scale": "scale", "original_size": "original_size"},
+        outputs={"region": "region", "edges": "edges", "scale": "scale",
+                 "original_size": "original_size"},
         settings={"page_size": size, "stride": STRIDE, "shrink": self.config.detect.shrink,
                   "threshold": self.config.detect.threshold,
                   "host_preprocess": self.config.data.pp_predict},
@@ -324,5 +351,7 @@ class Task(base.Task):
             "htr.data.ops_pages (decode_page|fit_page, on the host: longer side "
             f"{size}, ink positive 1 - gray, padded with 0), scale float32 [batch] and "
             "original_size int32 [batch, 2] (passed through). Returns region float32 "
-            f"[batch, {grid}, {grid}] (line-core probabilities at stride {STRIDE}), scale "
-            "and original_size; htr.tasks.detect.decode_lines turns a map into lines."))
+            f"[batch, {grid}, {grid}] (line-core probabilities at stride {STRIDE}), edges "
+            f"float32 [batch, {grid}, {grid}, 2] (distances in cells from each cell up to its "
+            "line's top and down to its bottom), scale and original_size; "
+            "htr.tasks.detect.decode_lines turns the maps into lines."))
