@@ -91,8 +91,10 @@ def line_data(arg: ml_collections.ConfigDict, train_labels: str = _LABELS,
   if arg.data == "synthetic":  # Train re-renders the stored ink; eval reads the pictures.
     data.pp_eval = _READ.lstrip("|") + eval_labels
   if arg.data in ("pages", "kaggle_names"):  # Stored line images: read, then labelled.
-    data.pp_train = _READ.lstrip("|") + _AUGMENT_STORED + train_labels
-    data.pp_eval = _READ.lstrip("|") + eval_labels
+    # Page transcriptions mark superscripts and struck ink (`transcription`).
+    read = _READ.lstrip("|") + ("|transcription" if arg.data == "pages" else "")
+    data.pp_train = read + _AUGMENT_STORED + train_labels
+    data.pp_eval = read + eval_labels
     data.skip_bad = True  # Lines with characters outside the alphabet: logged, skipped.
   if arg.runlocal:
     data.window_batches = 2

@@ -34,3 +34,13 @@ def test_encode_chars_op_names_the_sample_and_characters_it_cannot_write():
   assert list(out["tokens"]) == [BOS, 4, 5, 7, 6, EOS] and out["text"] == "ab c"
   with pytest.raises(InputError, match=r"s1.*'dx'"):
     op({"id": "s1", "text": "abxd"}, np.random.default_rng(0))
+
+
+def test_page_transcription_conventions_become_the_text_the_ink_shows():
+  op = registry.build("transcription")
+  read = lambda text: op({"id": "l1", "text": text}, np.random.default_rng(0))["text"]
+  assert read("March 21^st 1905.") == "March 21st 1905."
+  assert read("ᗅ ᗞear ᑕlark\r") == "A Dear Clark"
+  assert read("cafe\u0301") == "café"  # NFC.
+  with pytest.raises(InputError, match=r"l1.*struck or illegible"):
+    read("the ⟦illegible⟧ word")

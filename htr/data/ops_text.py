@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,4 +50,23 @@ def get_keep(keys: tuple[str, ...]):
   """Drops every key but `keys` (raw records are large: keep batches lean)."""
   def op(example: Example) -> Example:
     return {k: example[k] for k in keys}
+  return op
+
+
+# Decorative look-alikes in real transcriptions (../formats PAGES.md), as the letters read.
+_LOOK_ALIKES = str.maketrans({"ᗅ": "A", "ᗞ": "D", "ᑕ": "C", "\r": ""})
+
+
+@register("transcription")
+def get_transcription(key: str = "text", superscript: str = "^"):
+  """A page transcription's conventions -> the text the ink shows: NFC, decorative
+  look-alike code points as their letters, the `superscript` marker dropped (`21^st` is
+  written 21st, raised). Struck or illegible text (`⟦…⟧`) raises InputError: the ink is
+  there, its letters are not, so the line cannot teach or score a reader."""
+  def op(example: Example) -> Example:
+    text = unicodedata.normalize("NFC", as_text(example[key])).translate(_LOOK_ALIKES)
+    if "⟦" in text or "⟧" in text:
+      raise InputError(f"text {text!r} marks struck or illegible ink (⟦…⟧)",
+                       sample_id=example.get("id"))
+    return {**example, key: text.replace(superscript, "") if superscript else text}
   return op
