@@ -3,8 +3,8 @@
 A page image `[B, S, S, 1]` (S a multiple of 32) goes through a stride-2 stem and
 stages of strided residual blocks (strides 4, 8, 16, 32); a feature pyramid merges them
 top-down (1x1 laterals, nearest upsampling, sum), every level is brought to stride 4 and
-concatenated, and a small head predicts `num_maps` logit maps at stride 4 (map 0: the
-lines' shrunk regions). All BatchNorm; no dense layer, so any S that divides works, and
+concatenated, and a small head predicts `num_maps` maps at stride 4 (the detect task
+asks for 3: line-core logits, and distances up to each line's top and down to its bottom). All BatchNorm; no dense layer, so any S that divides works, and
 the work is linear in the page's area: what keeps it fast on a CPU.
 """
 
@@ -37,7 +37,7 @@ class Model(nn.Module):
     stage_features: channels of the four stages (strides 4, 8, 16, 32).
     blocks_per_stage: residual blocks per stage (the first one strided).
     fpn_features: channels of the pyramid's levels.
-    num_maps: output maps (1: line regions).
+    num_maps: output maps (detect: core logits, top and bottom distances).
   """
 
   stem_features: int = 16
@@ -73,6 +73,11 @@ class Model(nn.Module):
     y = jnp.concatenate(outs, axis=-1)
     y = nn.Conv(self.fpn_features // 2, (3, 3), padding="SAME", use_bias=False)(y)
     y = nn.relu(_norm(train)(y))
-    # A prior of 1% text pixels: the first steps are not spent unlearning 0.5.
-    return nn.Conv(self.num_maps, (1, 1),
-                   bias_init=nn.initializers.constant(-4.6))(y)
+    # Map 0 starts at a prior of 1% text cells, so the first steps are not spent
+    # unlearning 0.5; the others (distances) at one cell, the order of a small line's.
+    core = nn.Conv(1, (1, 1), bias_init=nn.initializers.constant(-4.6), name="core")(y)
+    if self.num_maps == 1:
+      return core
+    rest = nn.Conv(self.num_maps - 1, (1, 1), bias_init=nn.initializers.ones,
+                   name="distances")(y)
+    return jnp.concatenate([core, rest], axis=-1)
