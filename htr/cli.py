@@ -72,13 +72,17 @@ def _recognize(args) -> int:
   if args.line:
     return _read_lines(predictor, args.files, values)
   examples = [predictor.prepare(value, path) for value, path in zip(values, args.files)]
-  for start in range(0, len(examples), _BATCH):
-    results = predictor.run(examples[start:start + _BATCH])
-    for path, result in zip(args.files[start:], results):
-      if "error" in result:
-        raise InputError(result["error"], path=path)
-      _print(path, result, args.json)
+  for path, result in zip(args.files, _run_in_batches(predictor, examples)):
+    if "error" in result:
+      raise InputError(result["error"], path=path)
+    _print(path, result, args.json)
   return 0
+
+
+def _run_in_batches(predictor, examples: list) -> list[dict]:
+  """`predictor.run` over `examples`, _BATCH at a time (memory stays bounded)."""
+  return [result for start in range(0, len(examples), _BATCH)
+          for result in predictor.run(examples[start:start + _BATCH])]
 
 
 def _line_reader(predictor):
@@ -93,9 +97,8 @@ def _line_reader(predictor):
         slots.append(i)
       except InputError as e:
         results[i] = {"error": e.reason}
-    for start in range(0, len(examples), _BATCH):
-      for i, result in zip(slots[start:], predictor.run(examples[start:start + _BATCH])):
-        results[i] = result
+    for i, result in zip(slots, _run_in_batches(predictor, examples)):
+      results[i] = result
     return results
   return read
 

@@ -91,14 +91,14 @@ def decode_lines(prob: np.ndarray, edges: np.ndarray | None = None, *,
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-  """IoU of every box of `a` `[N, 4]` with every box of `b` `[M, 4]` -> `[N, M]`."""
+  """IoU of every box of `a` `[N, 4]` with every box of `b` `[M, 4]` -> `[N, M]`, by
+  pycocotools: the overlaps COCOeval's mAP is computed from."""
+  from pycocotools import mask
   a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-  low = np.maximum(a[:, None, :2], b[None, :, :2])
-  high = np.minimum(a[:, None, 2:], b[None, :, 2:])
-  inter = np.prod(np.clip(high - low, 0, None), -1)
-  area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), -1)  # noqa: E731
-  union = area(a)[:, None] + area(b)[None, :] - inter
-  return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+  if not len(a) or not len(b):
+    return np.zeros((len(a), len(b)))
+  xywh = lambda x: np.concatenate([x[:, :2], x[:, 2:] - x[:, :2]], 1)  # noqa: E731
+  return np.asarray(mask.iou(xywh(a), xywh(b), np.zeros(len(b), np.uint8)), np.float64)
 
 
 def match_count(predicted: np.ndarray, scores: np.ndarray, truth: np.ndarray,

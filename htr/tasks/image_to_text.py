@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from htr.ink.records import as_text
@@ -71,10 +70,6 @@ class Task(seq2seq.Task):
       image[:, :example["image"].shape[1]] = example["image"]
       return {"image": image, "widths": example["widths"]}
 
-    def predict(variables, batch):
-      out = self.predict(variables, batch)
-      return {**out, "confidence": jnp.exp(out["score"])}
-
     def result(outputs):
       return {"text": outputs["text"].decode("utf-8"),
               "confidence": float(outputs["confidence"])}
@@ -84,7 +79,7 @@ class Task(seq2seq.Task):
         inputs={"image": ("float32", ("b", height, width)), "widths": ("int32", ("b",))},
         preprocess=signature.preprocess,
         batch_shapes={"inputs": f"(b, {height}, {width}, 1)", "input_lengths": "(b,)"},
-        predict=predict, prepare=prepare, result=result,
+        predict=self.predict_with_confidence, prepare=prepare, result=result,
         warm_up=lambda words: [{"image": np.zeros((height, width), np.float32),
                                 "widths": np.int32(height)}],
         vocabulary=self.vocab.tokens, strings={"text": ("tokens", "token_lengths")},

@@ -135,6 +135,11 @@ class Task(base.Task):
       score = search.length_normalized(total, steps, cfg.length_alpha)
     return {"tokens": tokens, "token_lengths": lengths, "score": score}
 
+  def predict_with_confidence(self, variables, batch):
+    """`predict` plus each text's confidence, exp(score): what an export returns."""
+    out = self.predict(variables, batch)
+    return {**out, "confidence": jnp.exp(out["score"])}
+
   # -- host side ------------------------------------------------------------
   def texts(self, outputs) -> list[tuple[str, float]]:
     """(canonical text, confidence) per example; the confidence is exp(score), with
@@ -185,10 +190,6 @@ class Task(base.Task):
     data = self.config.data
     height, width = data.image_height, data.max_width
 
-    def predict(variables, batch):
-      out = self.predict(variables, batch)
-      return {**out, "confidence": jnp.exp(out["score"])}
-
     def prepare(value, where):
       """The training render of the input, zero-padded on the right to the signature's
       width."""
@@ -212,7 +213,7 @@ class Task(base.Task):
         preprocess=lambda inputs: {"image": inputs["image"][..., None],
                                    "image_width": inputs["image_width"]},
         batch_shapes={"image": f"(b, {height}, {width}, 1)", "image_width": "(b,)"},
-        predict=predict,
+        predict=self.predict_with_confidence,
         vocabulary=self.vocab.tokens,
         strings={"latex": ("tokens", "token_lengths")},
         separator=self.vocab.separator,
