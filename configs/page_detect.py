@@ -1,6 +1,10 @@
 r"""Text-line detection on page images (page -> line polygons and boxes): a small fully
 convolutional network predicting shrunk line regions at stride 4 (htr/tasks/detect.py).
 
+Synthetic letters, notes, forms and two-column pages (the default; no download, built on
+first use in about two minutes, see datasets/synthetic_pages):
+  python -m htr.main --config=configs/page_detect.py --workdir=/tmp/htr/detect_synthetic
+
 Real pages (ALTO or PAGE-XML with their images in ~/pages, see datasets/page_layout):
   python -m htr.main --config=configs/page_detect.py:data=layout \
       --config.data.manual_dir=~/pages --workdir=/tmp/htr/detect_layout
@@ -12,9 +16,11 @@ IAM-OnDB forms drawn as pages (~/iam_ondb as for configs/online_ctc.py:data=iam_
       --config.data.manual_dir=~/iam_ondb --workdir=/tmp/htr/detect_iam \
       --mode=eval --split=testset_v
 
-Arguments (after the colon): data=layout|iam_pages, size=tiny|small|base, runlocal (two
-steps with small batches on the pages of `page_layout_fixture`, built offline from the
-page_layout test fixture: laptops and the tests).
+Arguments (after the colon): data=synthetic|layout|iam_pages, size=tiny|small|base,
+runlocal (two steps with small batches on the pages of `page_layout_fixture`, built
+offline from the page_layout test fixture: laptops and the tests), local_data=fixture|
+synthetic (what runlocal trains on: that fixture, or `synthetic_pages/tiny`'s 20 small
+pages, built in a few seconds).
 """
 
 import ml_collections
@@ -36,7 +42,9 @@ DATASETS = {
     # TFDS name, train / eval / test splits (as the builders write them), working image side.
     # Scanned pages (~1400x2200 px, lines 70-100 px high) need 1024 for lines of 8-12 cells
     # at stride 4 (at 512 they are 4-6: too coarse to grow back within IoU 0.5 reliably);
-    # IAM-OnDB pages (~1300x900, 7-8 lines) have lines of ~40 px at 512.
+    # IAM-OnDB pages (~1300x900, 7-8 lines) have lines of ~40 px at 512. Synthetic pages
+    # (~950x1300) at 1024 have handwritten lines of 25-45 px and printed ones of ~15 px.
+    "synthetic": ("synthetic_pages", "train", "validation", "test", 1024),
     "layout": ("page_layout/all", "train", "validation", "test", 1024),
     "iam_pages": ("iam_ondb_pages", "trainset", "testset_v", "testset_v", 512),
 }
@@ -48,7 +56,8 @@ _TARGET_KEYS = ", 'region', 'edges', 'boxes', 'num_boxes'"
 
 
 def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, data="layout", size="small", runlocal=False)
+  arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False,
+                             local_data="fixture")
   if arg.data not in DATASETS:
     raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
   if arg.size not in SIZES:
@@ -95,9 +104,14 @@ def get_config(arg=None):
 
   if arg.runlocal:
     config_lib.runlocal(config)
-    data.name = "page_layout_fixture"  # Built offline from the page_layout test fixture.
-    data.train_split = data.eval_split = data.test_split = "train"
+    if arg.local_data == "synthetic":
+      data.name = "synthetic_pages/tiny"  # 20 small pages, built offline in seconds.
+    elif arg.local_data == "fixture":
+      data.name = "page_layout_fixture"  # Built offline from the page_layout test fixture.
+      data.train_split = data.eval_split = data.test_split = "train"
+    else:
+      raise ValueError(f"unknown local_data={arg.local_data!r}; known: fixture, synthetic")
     data.page_size = 256
-    data.max_lines = 32
+    data.max_lines = 64 if arg.local_data == "synthetic" else 32  # Two columns: ~50 lines.
     data.num_threads = 1
   return config
