@@ -4,6 +4,9 @@
   htr recognize --saved_model=DIR FILE [...]     the same through an exported SavedModel
   htr recognize --lines=PAGE.xml IMAGE           a page's given lines (PAGE-XML, ALTO or
         [--format=json|page|alto] [--out=FILE]   page JSON) read -> the page, in a format
+  htr recognize --detector=DETECTOR IMAGE        a whole page: lines found by a detector
+        [--format=...] [--out=FILE]              (workdir, export or zoo entry), put in
+                                                 reading order and read -> the page
   htr classify ... / htr latex ...               the same verb under the names users know
   htr classify --line --workdir=DIR IMAGE        a line of separated characters -> text
   htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
@@ -62,11 +65,11 @@ def _print(path: str, result: dict, as_json: bool = False) -> None:
 
 def _recognize(args) -> int:
   from htr import inputs
-  if args.lines:
+  if args.lines or args.detector:
     return _read_page(args)
   if args.format or args.out or args.skip_bad_lines:
     raise InputError("--format, --out and --skip_bad_lines write a page: give its lines "
-                     "with --lines=FILE")
+                     "with --lines=FILE, or a --detector to find them")
   values = [inputs.read_file(path) for path in args.files]
   predictor = _predictor(args, inputs.kind_of(values[0]))
   if args.line:
@@ -85,48 +88,60 @@ def _run_in_batches(predictor, examples: list) -> list[dict]:
           for result in predictor.run(examples[start:start + _BATCH])]
 
 
-def _line_reader(predictor):
-  """The recogniser `page_reading` calls: line images -> one result each, `{"error": ...}`
-  for a line the model cannot take (no ink in it), so one bad line fails alone."""
-  def read(images: list) -> list[dict]:
-    results: list = [None] * len(images)
-    examples, slots = [], []
-    for i, image in enumerate(images):
-      try:
-        examples.append(predictor.prepare(image, f"line {i}"))
-        slots.append(i)
-      except InputError as e:
-        results[i] = {"error": e.reason}
-    for i, result in zip(slots, _run_in_batches(predictor, examples)):
-      results[i] = result
-    return results
-  return read
+def _detector(source: str):
+  """--detector: a detect workdir, an export (or one SavedModel) or a zoo entry -> the
+  model, loaded once, refused unless it finds lines."""
+  if os.path.isdir(source) and any(os.path.isfile(os.path.join(source, f))
+                                   for f in ("saved_model.pb", "metadata.json")):
+    from htr.serve.models import load_model
+    model = load_model(os.path.basename(os.path.normpath(source)), source)
+  else:
+    from htr import zoo
+    from htr.predict import Predictor
+    model = Predictor(source if os.path.isdir(source) else zoo.entry(source).source)
+  if model.returns != "lines":
+    raise InputError(f"not a line detector: its model returns {model.returns}, not lines "
+                     "(train one with configs/page_detect.py)", path=source)
+  return model
 
 
 def _read_page(args) -> int:
-  """--lines: a page image's given lines read, the page written in --format."""
+  """--lines or --detector: a page image's given or detected lines read, the page
+  written in --format."""
   import dataclasses
 
   from htr import inputs
-  from htr.image import page_reading, page_writers
+  from htr.image import page_pipeline, page_reading, page_writers
   if len(args.files) != 1 or args.line or args.json:
-    raise InputError("--lines reads one page image (and writes --format, not --json or "
-                     f"--line); got {len(args.files)} file(s)")
+    raise InputError(f"{'--lines' if args.lines else '--detector'} reads one page image "
+                     f"(and writes --format, not --json or --line); got {len(args.files)} "
+                     "file(s)")
   image_path = args.files[0]
   image = inputs.read_image(image_path)
-  # Both files are checked before a model is loaded.
-  page = dataclasses.replace(page_reading.read_segmentation(args.lines), image=image_path)
-  page_reading.check_size(image, page, lines_name=args.lines, image_name=image_path)
+  if args.lines:  # Both files are checked before a model is loaded.
+    page = dataclasses.replace(page_reading.read_segmentation(args.lines), image=image_path)
+    page_reading.check_size(image, page, lines_name=args.lines, image_name=image_path)
+  else:
+    detector = _detector(args.detector)
   predictor = _predictor(args, "image")
-  if "image" not in predictor.accepts:
-    raise InputError(f"the model reads {' or '.join(predictor.accepts)}, not line images",
-                     path=image_path)
-  reading = page_reading.read_page_lines(image, page, _line_reader(predictor),
-                                         batch_size=_BATCH, strict=not args.skip_bad_lines,
-                                         where=args.lines)
+  if "image" not in predictor.accepts or predictor.returns != "text":
+    raise InputError(f"the model reads {' or '.join(predictor.accepts)} into "
+                     f"{predictor.returns}: a page needs a line recogniser (image -> text)",
+                     path=args.workdir or args.saved_model or args.model or image_path)
+  recognise = page_pipeline.recogniser(predictor.prepare, predictor.run)
+  strict = not args.skip_bad_lines
+  if args.lines:
+    reading = page_reading.read_page_lines(image, page, recognise, batch_size=_BATCH,
+                                           strict=strict, where=args.lines)
+  else:
+    def detect(pixels):
+      (found,) = detector.run([detector.prepare(pixels, image_path)])
+      return found["lines"]
+    reading = page_pipeline.read_page(image, detect, recognise, name=image_path,
+                                      batch_size=_BATCH, strict=strict)
   for line_id, reason in reading.failed:
-    print(f"htr recognize: {args.lines}: line {line_id} written without text: {reason}",
-          file=sys.stderr)
+    print(f"htr recognize: {args.lines or image_path}: line {line_id} written without "
+          f"text: {reason}", file=sys.stderr)
   data = page_writers.serialise(reading.page, args.format or "json")
   if args.out:
     with open(args.out, "wb") as f:
@@ -244,9 +259,14 @@ def _add_model_arguments(verb: argparse.ArgumentParser) -> None:
 
 
 def _add_page_arguments(verb: argparse.ArgumentParser) -> None:
-  page = verb.add_argument_group("pages", "reuse a segmentation: read a page image's lines")
-  page.add_argument("--lines", default=None, help="the page's lines: PAGE-XML, ALTO or htr "
-                    "page JSON of the one image given (its size); their texts are replaced")
+  page = verb.add_argument_group("pages", "read a page image: its lines given (--lines) or "
+                                 "found (--detector), read by the line model")
+  lines = page.add_mutually_exclusive_group()
+  lines.add_argument("--lines", default=None, help="the page's lines: PAGE-XML, ALTO or htr "
+                     "page JSON of the one image given (its size); their texts are replaced")
+  lines.add_argument("--detector", default=None, help="finds the lines: a line detector's "
+                     "workdir (configs/page_detect.py), its export or a zoo entry; they "
+                     "are put in reading order (XY-cut) and read")
   page.add_argument("--format", default=None, choices=("json", "page", "alto"),
                     help="what to write: page JSON (default), PAGE-XML 2013 or ALTO v4")
   page.add_argument("--out", default=None, help="the file to write (default: stdout)")
@@ -264,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                           ("latex", "math ink files -> LaTeX and score (= recognize)")):
     verb = commands.add_parser(name, help=help_text)
     _add_model_arguments(verb)
-    verb.set_defaults(run=_recognize, lines=None, format=None, out=None,
+    verb.set_defaults(run=_recognize, lines=None, detector=None, format=None, out=None,
                       skip_bad_lines=False)
     if name == "recognize":
       _add_page_arguments(verb)

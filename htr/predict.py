@@ -50,6 +50,11 @@ class Predictor:
   def accepts(self) -> list[str]:
     return list(self.task.accepts)
 
+  @property
+  def returns(self) -> str:
+    """What its results hold ("text", "class", "latex", "lines"), as its export's."""
+    return self.task.serving().returns
+
   def prepare(self, value: inputs.Input, where: str) -> dict[str, np.ndarray]:
     """One user input -> one model example."""
     kind = inputs.kind_of(value)

@@ -4,9 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-from htr import inputs, train
+from htr import inputs
 from htr.data import registry
-from htr.image import page_reading, page_records
+from htr.image import page_pipeline, page_reading, page_records
 from htr.tasks import detect, get_task
 from htr_datasets.page_layout import Builder, fixture
 
@@ -111,7 +111,7 @@ def test_results_are_page_lines_that_read_in_order(pages, load_config):
   truth = _line_boxes(record, 1.0)
   found = np.array([line["box"] for line in result["lines"]])
   assert (detect.box_iou(found, truth).max(0) > 0.7).all()  # Page pixels again.
-  page = detect.detected_page(result["lines"], width, height, "page.png")
+  page = page_pipeline.detected_page(result["lines"], width, height, "page.png")
   assert page.ordered and len(page.lines) == len(truth)
   tops = [line.box[1] for line in page.lines]
   assert tops == sorted(tops)  # One column: top to bottom.
@@ -140,41 +140,43 @@ def test_decoding_separates_touching_lines():
   assert top["box"][3] <= bottom["box"][1] + 4 * 1.5
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, data_dir, load_config):
-  """One step of runlocal training on 8 devices: (metrics, workdir)."""
+def test_runlocal_training_on_8_devices_finds_the_lines(line_detector):
   assert jax.device_count() == 8
-  workdir = tmp_path_factory.mktemp("detect")
-  config = load_config("page_detect", "runlocal,size=tiny")
-  config.data.data_dir = data_dir
-  return train.train_and_evaluate(config, str(workdir)), str(workdir)
-
-
-def test_one_step_of_runlocal_training_on_8_devices(trained):
-  metrics, _ = trained
+  metrics, _ = line_detector
   for key in ("map50", "map50_95", "f1", "precision", "recall"):
     assert np.isfinite(metrics[key]) and 0.0 <= metrics[key] <= 1.0
+  assert metrics["map50"] > 0.5  # Trained on these pages: it finds them (0.98 measured).
 
 
-def test_the_saved_model_gives_the_checkpoints_maps_and_lines(trained, pages):
+def test_the_saved_model_gives_the_checkpoints_maps_and_lines(line_detector, detector_export,
+                                                              pages):
+  import json
+
   import tensorflow as tf
 
-  from htr import checkpoint, export
-  _, workdir = trained
-  metadata = export.export(workdir, weight_formats=("float32",))
+  from htr import checkpoint
+  _, workdir = line_detector
+  with open(f"{detector_export}/metadata.json", encoding="utf-8") as f:
+    metadata = json.load(f)
   assert metadata["input_kind"] == "image" and metadata["returns"] == "lines"
   task, variables, _ = checkpoint.restore_for_inference(workdir)
   serving = task.serving()
   images = [inputs.decode_image(r["image_bytes"], "page", formats=None) for r in pages]
   examples = [serving.prepare(image, f"page{i}") for i, image in enumerate(images)]
   batch = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
-  model = tf.saved_model.load(f"{workdir}/export/float32")
+  model = tf.saved_model.load(f"{detector_export}/float32")
   got = {k: v.numpy() for k, v in model.signatures["serving_default"](
       **{k: tf.constant(v) for k, v in batch.items()}).items()}
   want = jax.device_get(jax.jit(task.predict)(variables, batch))
   np.testing.assert_allclose(got["region"], want["region"], atol=1e-5)
   np.testing.assert_allclose(got["edges"], want["edges"], atol=1e-4)
   np.testing.assert_array_equal(got["original_size"], batch["original_size"])
+  found = 0
   for i, result in enumerate(task.results(want)):
     served = serving.result({k: got[k][i] for k in ("region", "edges", "scale", "original_size")})
-    assert served["lines"] == result["lines"]
+    assert len(served["lines"]) == len(result["lines"])
+    for a, b in zip(served["lines"], result["lines"]):  # Maps agree to 1e-5: lines to 0.1 px.
+      np.testing.assert_allclose(a["polygon"], b["polygon"], atol=0.1)
+      assert a["score"] == pytest.approx(b["score"], abs=1e-4)
+    found += len(result["lines"])
+  assert found >= len(pages)  # Lines were found, so their parity was checked.

@@ -22,11 +22,6 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from PIL import Image, ImageDraw
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
-
 # Digits as pen strokes in a 300x300 box: (x, y) points, y down.
 _T = np.linspace(0, 2 * np.pi, 40)
 DIGITS = {
@@ -224,17 +219,6 @@ def test_inkml_uploads_have_the_json_inks_limits(http, tmp_path, strokes, points
 
 
 # -- the drawing page in a real browser ----------------------------------------------
-@pytest.fixture(scope="session")
-def browser():
-  if not os.path.exists(CHROMIUM):
-    pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-  from playwright.sync_api import sync_playwright
-  with sync_playwright() as playwright:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-
-
 def _draw(page, strokes) -> None:
   """Drags the mouse along `strokes` (300x300 box units) over the canvas' middle."""
   box = page.locator("#pad").bounding_box()

@@ -3,9 +3,11 @@
 A model folder is either one SavedModel (saved_model.pb, variables/, and the
 export's assets/metadata.json) or an export folder (metadata.json listing
 variants such as float32/ and int8/, each a SavedModel); the latter serves its
-default variant unless another is asked for. The graph runs in TensorFlow; around it,
-the task the export was made from (rebuilt from the metadata, no weights) reads
-inputs and formats results through its `Serving` hooks, so nothing here knows a task.
+default variant unless another is asked for. A folder with `page.json` is a page
+model (`PageModel`): a line detector's export and a line recogniser's, read as one.
+The graph runs in TensorFlow; around it, the task the export was made from (rebuilt
+from the metadata, no weights) reads inputs and formats results through its `Serving`
+hooks, so nothing here knows a task.
 
 Requests are prepared one by one off the event loop (validation, host
 preprocessing), then run in batches. A batch is padded to a few shapes: batch
@@ -36,6 +38,7 @@ log = logging.getLogger("htr.serve")
 
 LENGTH_BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096)
 _METADATA = "metadata.json"
+PAGE_MANIFEST = "page.json"  # A page model's folder: {"detector": DIR, "reader": DIR}.
 
 
 def _bucket(n: int, sizes: tuple[int, ...]) -> int:
@@ -91,6 +94,11 @@ class ServedModel:
   def accepts(self) -> list[str]:
     """The kinds of user input its endpoints take, the signature's own first."""
     return list(self.serving.accepts)
+
+  @property
+  def returns(self) -> str:
+    """What its results hold: "text", "class", "latex", "lines"."""
+    return self.serving.returns
 
   def info(self) -> dict[str, Any]:
     return {"name": self.name, "kind": self.kind, "inputs": self.accepts,
@@ -148,12 +156,102 @@ class ServedModel:
     return time.perf_counter() - start
 
 
+@dataclasses.dataclass
+class PageModel:
+  """A page reader: an exported line detector and an exported line recogniser, served as
+  one model whose results are pages (`page_pipeline.summary`: text, confidence and the
+  page JSON).
+
+  Its folder holds `page.json`, {"detector": DIR, "reader": DIR}, the two exports'
+  folders relative to it (subfolders, or siblings such as "../lines" that are also
+  served alone, and then loaded once). A batch of pages runs the detector once; each
+  page's lines then go to the reader in batches of `page_reading.BATCH_SIZE`. Lines the
+  reader cannot take stay in the page without text, as `--skip_bad_lines` keeps them.
+
+  Attributes:
+    name: the model's name in URLs (its folder's name).
+    path: its folder.
+    detector, reader: the two exports.
+    manifest: page.json.
+  """
+
+  name: str
+  path: str
+  detector: ServedModel = dataclasses.field(repr=False)
+  reader: ServedModel = dataclasses.field(repr=False)
+  manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+  kind = "image_page"
+  returns = "page"
+  accepts = ["image"]
+
+  @property
+  def metadata(self) -> dict[str, Any]:
+    return {"page": self.manifest, "detector": self.detector.metadata,
+            "reader": self.reader.metadata}
+
+  def info(self) -> dict[str, Any]:
+    return {"name": self.name, "kind": self.kind, "inputs": self.accepts,
+            "metadata": self.metadata}
+
+  def prepare(self, value: Input, where: str) -> dict[str, Any]:
+    """A page image -> the detector's example, with the image its lines are cut from."""
+    return {"pixels": value, "where": where, "detector": self.detector.prepare(value, where)}
+
+  def run(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prepared pages -> one response dict each (text, confidence, page), or
+    {"error": why} for a page without lines."""
+    from htr.image import page_pipeline
+    found = self.detector.run([example["detector"] for example in examples])
+    recognise = page_pipeline.recogniser(self.reader.prepare, self.reader.run)
+    results = []
+    for example, detected in zip(examples, found):
+      try:
+        reading = page_pipeline.read_detected(example["pixels"], detected["lines"], recognise,
+                                              name=example["where"], strict=False)
+      except InputError as e:
+        results.append({"error": e.reason})
+        continue
+      results.append(page_pipeline.summary(reading))
+    return results
+
+  def warm_up(self, max_batch: int = 1, words: int = 0) -> float:
+    """Both exports' warm-ups (`ServedModel.warm_up`), the reader's up to the batches of
+    lines a page brings; returns seconds."""
+    from htr.image import page_reading
+    return (self.detector.warm_up(max_batch)
+            + self.reader.warm_up(max(max_batch, page_reading.BATCH_SIZE), words))
+
+
 def _read_json(path: str) -> dict[str, Any]:
   try:
     with open(path, encoding="utf-8") as f:
       return json.load(f)
   except (OSError, ValueError) as e:
     raise InputError(f"unreadable export metadata ({e})", path=path) from None
+
+
+def load_page_model(name: str, folder: str, variant: str | None = None,
+                    loaded: dict[str, ServedModel] | None = None) -> PageModel:
+  """A folder with `page.json` -> PageModel; `loaded` (real path -> model) are reused.
+
+  Raises:
+    InputError: a manifest without both parts, or a part of the wrong kind; naming it.
+  """
+  path = os.path.join(folder, PAGE_MANIFEST)
+  manifest = _read_json(path)
+  parts = {}
+  for part, returns in (("detector", "lines"), ("reader", "text")):
+    if not isinstance(manifest.get(part), str):
+      raise InputError(f"no {part!r}: a page model names its detector and reader exports, "
+                       '{"detector": DIR, "reader": DIR}', path=path)
+    where = os.path.realpath(os.path.join(folder, manifest[part]))
+    model = (loaded or {}).get(where) or load_model(os.path.basename(where), where, variant)
+    if model.returns != returns or "image" not in model.accepts:
+      raise InputError(f"its {part} {manifest[part]!r} reads {'/'.join(model.accepts)} "
+                       f"into {model.returns}, not images into {returns}", path=path)
+    parts[part] = model
+  return PageModel(name=name, path=folder, manifest=manifest, **parts)
 
 
 def load_model(name: str, folder: str, variant: str | None = None) -> ServedModel:
@@ -184,17 +282,23 @@ def load_model(name: str, folder: str, variant: str | None = None) -> ServedMode
 
 
 def load_models(models_dir: str, variant: str | None = None, max_batch: int = 1,
-                warm_up_words: int = 0) -> dict[str, ServedModel]:
+                warm_up_words: int = 0) -> dict[str, ServedModel | PageModel]:
   """{name: model} for every subfolder of `models_dir`, each loaded and warmed up
   (`ServedModel.warm_up`)."""
   if not os.path.isdir(models_dir):
     raise InputError("no such models folder", path=models_dir)
-  models = {}
-  for name in sorted(os.listdir(models_dir)):
-    folder = os.path.join(models_dir, name)
-    if os.path.isdir(folder) and not name.startswith("."):
-      model = load_model(name, folder, variant)
-      log.info("model %s (%s) from %s: warm-up %.2f s", name, model.kind, model.path,
-               model.warm_up(max_batch, warm_up_words))
-      models[name] = model
-  return models
+  folders = [(name, os.path.join(models_dir, name)) for name in sorted(os.listdir(models_dir))
+             if os.path.isdir(os.path.join(models_dir, name)) and not name.startswith(".")]
+  pages = {name for name, folder in folders
+           if os.path.isfile(os.path.join(folder, PAGE_MANIFEST))}
+  models, loaded = {}, {}
+  # Exports first, then page models, which reuse exports also served alone.
+  for name, folder in sorted(folders, key=lambda item: item[0] in pages):
+    if name in pages:
+      model = load_page_model(name, folder, variant, loaded)
+    else:
+      model = loaded[os.path.realpath(folder)] = load_model(name, folder, variant)
+    log.info("model %s (%s) from %s: warm-up %.2f s", name, model.kind, model.path,
+             model.warm_up(max_batch, warm_up_words))
+    models[name] = model
+  return dict(sorted(models.items()))

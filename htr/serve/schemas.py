@@ -60,6 +60,11 @@ class Recognition(BaseModel):
   words: list[Word] | None = Field(
       None, description="Text models: each word and its confidence.")
   top: list[TopClass] | None = Field(None, description="Classifiers: top classes.")
+  page: dict[str, Any] | None = Field(
+      None, description="Page models (kind image_page): the page as htr page JSON "
+      "(schema htr.page/1, htr/image/page_json.py): regions of lines in reading order, "
+      "each line with its polygon, baseline, box, text, confidence and words; `text` is "
+      "the lines' texts joined by newlines and `confidence` their mean.")
 
 
 class BatchResponse(BaseModel):

@@ -9,9 +9,8 @@ the shrink ratio, into a polygon, its box and its mean probability as the score.
 Evaluation matches boxes: mAP@0.5 and mAP@0.5:0.95
 by pycocotools' COCOeval, and line precision, recall and F1 at IoU 0.5.
 
-`results` give per page its lines in page pixels, and `detected_page` turns them into
-an `htr.image.page_model.Page` (baseline: the region's bottom edge) in XY-cut reading
-order, which `htr.image.page_reading.read_page_lines` reads.
+`results` give per page its lines in page pixels; `htr.image.page_pipeline` puts them in
+XY-cut reading order (`detected_page`: a Page, baselines the bottom edges) and reads them.
 """
 
 from __future__ import annotations
@@ -152,23 +151,6 @@ def coco_map(records: list[dict[str, Any]]) -> tuple[float, float]:
   return max(float(evaluation.stats[1]), 0.0), max(float(evaluation.stats[0]), 0.0)
 
 
-def detected_page(lines: list[dict[str, Any]], width: int, height: int, image: str = ""):
-  """A page's detected lines (page pixels, as `results` gives them) -> an
-  `htr.image.page_model.Page` in XY-cut reading order, each line's baseline the bottom
-  edge of its polygon and its confidence the detection score."""
-  from htr.image import page_model, reading_order
-  found = []
-  for i, line in enumerate(lines):
-    polygon = np.asarray(line["polygon"], np.float32).reshape(-1, 2)
-    polygon = np.clip(polygon, 0, [max(width - 1, 0), max(height - 1, 0)])
-    half = len(polygon) // 2
-    baseline = polygon[half:][::-1]  # The bottom edge, left to right.
-    found.append(page_model.Line(f"line{i + 1}", polygon, baseline, "", "", i, "",
-                                 confidence=float(line["score"])))
-  page = page_model.Page(image, int(width), int(height), tuple(found), "", ordered=False)
-  return reading_order.with_reading_order(page)
-
-
 class Task(base.Task):
   """Line detection: `image [B,S,S,1]` -> line-core probabilities `region [B,S/4,S/4]` and
   edge distances `edges [B,S/4,S/4,2]`.
@@ -284,7 +266,7 @@ class Task(base.Task):
     return self._predict_ops({"id": where, "image": value}, np.random.default_rng(0))
 
   def results(self, outputs):
-    """Per page: "lines" [{polygon, box, score}] in page pixels (unordered: `detected_page`
+    """Per page: "lines" [{polygon, box, score}] in page pixels (unordered: `page_pipeline`
     orders them), "text" "" (nothing is read yet) and "confidence" the mean score."""
     results = []
     for i, region in enumerate(outputs["region"]):

@@ -10,6 +10,10 @@ const statusLine = document.getElementById("status");
 const textOut = document.getElementById("text");
 const confidenceOut = document.getElementById("confidence");
 const topOut = document.getElementById("top");
+const sheet = document.getElementById("sheet");
+const pageCanvas = document.getElementById("page");
+const linesOut = document.getElementById("lines");
+const PAGE_WIDTH = 900;  // the page view's largest width in canvas pixels
 
 let models = {};        // name -> ModelInfo
 let strokes = [];       // each: array of [x, y, t] in canvas pixels, t in seconds
@@ -69,10 +73,18 @@ function model() { return models[modelSelect.value]; }
 // Image models get what the user sees, as a PNG; ink models get the strokes.
 function takesImages(m) { return m && m.inputs[0] === "image"; }
 
+// Page models read a photo of a page: no writing pad, the page view instead.
+function readsPages(m) { return m && m.kind === "image_page"; }
+
 function modelChanged() {
   const m = model();
   localStorage.setItem("htr-model", modelSelect.value);
   document.getElementById("kind").textContent = m ? m.kind : "";
+  const page = readsPages(m);
+  pad.hidden = page;
+  document.getElementById("undo").hidden = document.getElementById("clear").hidden = page;
+  sheet.hidden = !page;
+  showPage(null);
   redraw();
   showResult(null);
   if (strokes.length) { dirty = true; schedule(); }
@@ -169,7 +181,11 @@ function schedule() {
 async function recognise() {
   const m = model();
   const ink = strokes.concat(current && current.length ? [current] : []);
-  if (!m || !ink.length) { dirty = false; if (!ink.length) showResult(null); return; }
+  if (!m || !ink.length || readsPages(m)) {
+    dirty = false;
+    if (!ink.length) showResult(null);
+    return;
+  }
   dirty = false;
   inFlight = true;
   lastSent = performance.now();
@@ -215,10 +231,16 @@ document.getElementById("upload").addEventListener("change", async (event) => {
   cleared += 1;
   dirty = false;
   redraw();
+  showPage(null);
+  let bitmap = null;
   try {
-    const bitmap = await createImageBitmap(file);
-    const scale = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
-    ctx.drawImage(bitmap, 0, 0, bitmap.width * scale, bitmap.height * scale);
+    bitmap = await createImageBitmap(file);
+    if (readsPages(m)) {
+      showPage(null, bitmap);
+    } else {
+      const scale = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
+      ctx.drawImage(bitmap, 0, 0, bitmap.width * scale, bitmap.height * scale);
+    }
   } catch (e) {
     setStatus(`cannot show ${file.name}; sending it anyway`, true);
   }
@@ -233,7 +255,9 @@ document.getElementById("upload").addEventListener("change", async (event) => {
       setStatus(await errorText(response), true);
       showResult(null);
     } else {
-      showResult(await response.json());
+      const result = await response.json();
+      showResult(result);
+      if (result.page) showPage(result.page, bitmap);
       setStatus(`${file.name}: ${Math.round(performance.now() - lastSent)} ms`, false);
     }
   } catch (e) {
@@ -259,6 +283,60 @@ function showResult(result) {
     return li;
   }));
   document.body.dataset.results = String(Number(document.body.dataset.results || 0) + 1);
+}
+
+// The page view: the photo, each found line's outline and what was read in it, in
+// reading order (page JSON, htr.page/1: coordinates in the photo's pixels).
+function pageLines(page) {
+  const lines = page ? page.regions.flatMap((r) => r.lines) : [];
+  return lines.sort((a, b) => a.reading_order - b.reading_order);
+}
+
+function percent(confidence) {
+  return confidence == null ? "" : `${(100 * confidence).toFixed(1)} %`;
+}
+
+function showPage(page, bitmap) {
+  const pc = pageCanvas.getContext("2d");
+  if (bitmap) {
+    const scale = Math.min(1, PAGE_WIDTH / bitmap.width);
+    pageCanvas.width = Math.round(bitmap.width * scale);
+    pageCanvas.height = Math.round(bitmap.height * scale);
+    pc.drawImage(bitmap, 0, 0, pageCanvas.width, pageCanvas.height);
+  } else if (!page) {
+    pc.fillStyle = "#fff";
+    pc.fillRect(0, 0, pageCanvas.width, pageCanvas.height);
+  }
+  const lines = pageLines(page);
+  const scale = page && page.width ? pageCanvas.width / page.width : 1;
+  pc.lineWidth = 2;
+  pc.font = "14px system-ui, sans-serif";
+  for (const line of lines) {
+    pc.beginPath();
+    line.polygon.forEach(([x, y], i) => (i ? pc.lineTo : pc.moveTo).call(pc, x * scale,
+                                                                            y * scale));
+    pc.closePath();
+    pc.fillStyle = "rgba(220, 60, 30, 0.12)";
+    pc.fill();
+    pc.strokeStyle = "rgb(220, 60, 30)";
+    pc.stroke();
+    const label = `${line.reading_order + 1}. ${line.text} ${percent(line.confidence)}`;
+    const [left, top] = [line.box[0] * scale, line.box[1] * scale];
+    pc.fillStyle = "rgba(255, 255, 255, 0.85)";
+    pc.fillRect(left, Math.max(0, top - 16), pc.measureText(label).width + 6, 16);
+    pc.fillStyle = "rgb(150, 30, 10)";
+    pc.fillText(label, left + 3, Math.max(12, top - 4));
+  }
+  linesOut.replaceChildren(...lines.map((line) => {
+    const li = document.createElement("li");
+    li.dataset.order = String(line.reading_order);
+    li.textContent = line.text;
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = percent(line.confidence);
+    li.appendChild(score);
+    return li;
+  }));
 }
 
 redraw();
