@@ -14,10 +14,12 @@ in ways never seen in training, not merely by other seeds.
 The slots are listed in the true reading order, which is XY-cut's
 (`htr.image.reading_order`, default settings) wherever XY-cut is right for the page:
 letterheads and headings first; two columns left then right (a heading or footer across
-them before or after); form labels each before their value (a row read left to right).
+them before or after); form labels each before their value (a row read left to right;
+XY-cut reads labels that end at about the same x as one column, their values as another).
 Marginal notes are placed where XY-cut reads them: a note in the left margin starts level
-with the first line of the paragraph it annotates and is read just before that paragraph;
-notes in the right margin are read after the whole main column.
+with the first line of the paragraph it annotates (a quarter line above) and is read just
+before that paragraph; notes in the right margin (starting a line into their paragraph)
+are read after the whole main column.
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ class _Builder:
                            self.y + 0.68 * self.pitch, self.xh, region, **kwargs))
     self.y += self.pitch
 
-  def print(self, region: str, left: float, right: float, size: float, **kwargs) -> None:
+  def print_line(self, region: str, left: float, right: float, size: float, **kwargs) -> None:
     """A printed line at the cursor; moves the cursor down 1.6 font sizes."""
     self.slots.append(Slot(kwargs.pop("kind", "printed"), left, right,
                            self.y + 1.1 * size, size, region, **kwargs))
@@ -222,14 +224,14 @@ class _Builder:
       return
     big = self.font * self.rng.uniform(1.4, 1.9)
     if style == "row":  # The name on the left, a telephone number on the right.
-      self.print("letterhead", self.left, self.right, big, bold=True, fill=0.5)
+      self.print_line("letterhead", self.left, self.right, big, bold=True, fill=0.5)
       self.slots.append(Slot("printed", self.left, self.right, self.slots[-1].baseline,
                              self.font, "letterhead", align="right", fill=0.3))
     else:
       align = "centre" if style == "centre" else "left"
-      self.print("letterhead", self.left, self.right, big, align=align, bold=True)
+      self.print_line("letterhead", self.left, self.right, big, align=align, bold=True)
       for _ in range(int(self.rng.integers(1, 3))):
-        self.print("letterhead", self.left, self.right, self.font, align=align)
+        self.print_line("letterhead", self.left, self.right, self.font, align=align)
     self.rules.append((self.left, self.y + 0.2 * self.font, self.right, False))
     self.y += self.font * self.rng.uniform(1.0, 2.5)
 
@@ -249,7 +251,7 @@ def _letter(b: _Builder) -> None:
   b.hand("closing", *room, align=align, fill=0.4)
   b.hand("closing", *room, align=align, fill=0.35, kind="signature")
   if b.t.typed and b.room(1.6 * b.font):
-    b.print("closing", *room, b.font, align=align, fill=0.4, kind="typewritten")
+    b.print_line("closing", *room, b.font, align=align, fill=0.4, kind="typewritten")
 
 
 def _note(b: _Builder) -> None:
@@ -260,10 +262,10 @@ def _note(b: _Builder) -> None:
 
 def _form(b: _Builder) -> None:
   width = b.right - b.left
-  b.print("title", b.left, b.right, b.font * b.rng.uniform(1.3, 1.8), align="centre",
-          bold=True)
+  b.print_line("title", b.left, b.right, b.font * b.rng.uniform(1.3, 1.8), align="centre",
+               bold=True)
   for _ in range(int(b.rng.integers(0, 3))):
-    b.print("instructions", b.left, b.right, 0.85 * b.font, fill=b.rng.uniform(0.7, 1.0))
+    b.print_line("instructions", b.left, b.right, 0.85 * b.font, fill=b.rng.uniform(0.7, 1.0))
   b.y += b.font
   pitch = max(b.pitch, 2.2 * b.font)
   row = 0
@@ -287,9 +289,11 @@ def _form(b: _Builder) -> None:
 def _two_column(b: _Builder) -> None:
   t = b.t
   if t.heading:
-    b.print("heading", b.left, b.right, b.font * b.rng.uniform(1.3, 1.8), align="centre",
-            bold=True) if t.typed else b.hand("heading", b.left, b.right, align="centre",
-                                              fill=b.rng.uniform(0.3, 0.6))
+    if t.typed:
+      b.print_line("heading", b.left, b.right, b.font * b.rng.uniform(1.3, 1.8),
+                   align="centre", bold=True)
+    else:
+      b.hand("heading", b.left, b.right, align="centre", fill=b.rng.uniform(0.3, 0.6))
     b.skip(0.5)
   width = b.right - b.left
   gutter = t.gutter * b.width
@@ -327,19 +331,23 @@ def _marginalia(b: _Builder) -> None:
   floor = -np.inf
   room = (b.left, b.left + note) if t.side == "left" else (b.right - note, b.right)
   for number, p in enumerate(chosen, 1):
-    baseline = main[firsts[p]].baseline
+    # A left note a little above its paragraph, a right one a line below its start:
+    # skew or perspective must not lift a right note above the main column's first line
+    # (XY-cut would read it first) nor drop a left one below its paragraph's first line.
+    baseline = main[firsts[p]].baseline + (-0.25 if t.side == "left" else 0.8) * b.pitch
     if baseline - 1.5 * b.xh < floor:
       continue
     size = b.xh * b.rng.uniform(0.75, 0.9)
     pitch = size * t.pitch
     lines = []
-    for k in range(int(b.rng.integers(2, 5))):
+    # Three lines at least: XY-cut takes a column to be 1.5 line heights tall.
+    for k in range(int(b.rng.integers(3, 6))):
       y = baseline + k * pitch
       if y + pitch * 0.4 > b.bottom:
         break
       lines.append(Slot("handwritten", *room, y, size, f"note{number}", writer=1,
                         fill=b.rng.uniform(0.6, 1.0)))
-    if len(lines) >= 2:
+    if len(lines) >= 3:
       notes.append((firsts[p], lines))
       floor = lines[-1].baseline + pitch
   if t.side == "left":
