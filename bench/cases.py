@@ -277,25 +277,35 @@ def htr_compiles(repeats: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # htr side, offline: line images.
 # ---------------------------------------------------------------------------
-def offline_config(size: str = "small"):
+def offline_config(size: str = "small", model_axis: int = 1):
   """configs/offline_crnn.py at `size`, its SIZES as they are when the case runs."""
   spec = importlib.util.spec_from_file_location("offline_crnn", _OFFLINE_CONFIG)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(f"size={size}")
+  return module.get_config(f"size={size},model_axis={model_axis}")
 
 
 def _offline_task(size: str):
+  """(config, task) for one line as `htr --cpu_devices=2 recognize --model_axis=2` reads
+  it: each BiLSTM's two directions on two devices when there are two (one line cannot
+  split over "data")."""
   from htr import tasks
-  return tasks.get_task(offline_config(size))
+  config = offline_config(size, _direction_devices())
+  return config, tasks.get_task(config)
 
 
-def _on_one_device(task, batch):
-  """(variables, batch) on one device, where the line is recognised: one line cannot
-  split over "data", and offline_crnn has no "model" axis."""
+def _placed_line(config, task, batch):
+  """(variables, batch): fresh variables for `batch` placed by the config's rules on its
+  mesh, and the one line replicated (whatever the device count, nothing to split)."""
   import jax
+  from jax.sharding import NamedSharding, PartitionSpec
+
+  from htr import sharding
+  mesh = sharding.create_mesh(config.mesh)
   variables = task.init(jax.random.key(0), batch)
-  return jax.device_put((variables, batch), jax.devices()[0])
+  variables = jax.device_put(variables, sharding.tree_shardings(variables, mesh,
+                                                                config.sharding_rules))
+  return variables, jax.device_put(batch, NamedSharding(mesh, PartitionSpec()))
 
 
 def _num_params(variables) -> int:
@@ -306,10 +316,10 @@ def _num_params(variables) -> int:
 def htr_offline_line(repeats: int, size: str = "small", width: int = inputs.LINE_WIDTH
                      ) -> dict[str, Any]:
   """One line image `[1, 64, width, 1]` through the CTC task's jitted predict (greedy)."""
-  task = _offline_task(size)
   batch = {"inputs": inputs.line_input(width=width)[None, :, :, None],
            "input_lengths": np.array([width], np.int32)}
-  variables, batch = _on_one_device(task, batch)
+  config, task = _offline_task(size)
+  variables, batch = _placed_line(config, task, batch)
   compile_s, recognise = _compiled_recogniser(task, variables, batch)
   return {**milliseconds(timed(recognise, repeats, compile_s=compile_s)),
           "input_shape": list(batch["inputs"].shape), "frames": width // task.model.time_stride,
@@ -325,14 +335,14 @@ def htr_offline_read(repeats: int, size: str = "small", width: int = inputs.LINE
 
   from htr.data import pipeline
   from htr.data.bucketing import collate
-  task = _offline_task(size)
+  config, task = _offline_task(size)
   picture = inputs.line_picture(width)
   pad = {"inputs": task.padding()[0]["inputs"]}
 
   def batch_of():
     return pipeline.host_batch(collate([task.prepare(picture, "line")], pad, 1), pad)
   first = batch_of()
-  variables, _ = _on_one_device(task, first)
+  variables, _ = _placed_line(config, task, first)
   start = time.perf_counter()
   predict = jax.jit(task.predict).lower(variables, first).compile()
   compile_s = time.perf_counter() - start

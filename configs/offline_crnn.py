@@ -18,7 +18,9 @@ datasets/page_lines), starting from a model trained on rendered ink:
       --config.optimizer.learning_rate=3e-4 --workdir=/tmp/htr/offline_pages
 
 Arguments (after the colon): data=synthetic|iam_ondb|pages|kaggle_names, size=tiny|small|base,
-runlocal (two steps with small batches on tiny data, for laptops and tests).
+model_axis (devices per BiLSTM: 2 runs its two directions on two devices, as for
+configs/online_ctc.py), runlocal (two steps with small batches on tiny data, for laptops
+and tests).
 
 The task is htr's CTC task, unchanged: this family is this file and htr/models/crnn.py.
 Training lines come from ink builders and are rendered, degraded into a scan or a photo
@@ -32,6 +34,7 @@ its ink.
 import ml_collections
 
 from htr import config_lib
+from htr.models import bilstm
 
 # conv_pools: (rows, columns) per block; 64-pixel lines end 4 rows high, 1/4 the width.
 # `small` is PyLaia's shape (few channels while the image is large, more as it shrinks):
@@ -104,7 +107,8 @@ def line_data(arg: ml_collections.ConfigDict, train_labels: str = _LABELS,
 
 
 def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False)
+  arg = config_lib.parse_arg(arg, data="synthetic", size="small", model_axis=1,
+                             runlocal=False)
   if arg.data not in DATASETS:
     raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
   config = config_lib.trainer_defaults(ml_collections.ConfigDict())
@@ -118,6 +122,8 @@ def get_config(arg=None):
 
   config.decode = config_lib.ctc_decode()  # Greedy, or prefix beam search + LM.
 
+  config.mesh = (("data", -1), ("model", arg.model_axis))  # Directions over "model".
+  config.sharding_rules = bilstm.DIRECTION_SHARDING_RULES  # Which parameters split there.
   config.batch_size = 32
   config.eval_batch_size = 64
   config.num_train_steps = 20_000

@@ -16,6 +16,7 @@ tests).
 import ml_collections
 
 from htr import config_lib
+from htr.models import bilstm
 
 # Model sizes. `base` is the architecture of the seed document (3 conv blocks
 # 64/128/256, kernels 5/5/3, three BiLSTM layers of 256); `small` halves the
@@ -29,14 +30,10 @@ SIZES = {
                  lstm_units=(256, 256, 256)),
 }
 
-# Each BiLSTM's direction axis over "model": with two devices there, each runs one
-# direction's recurrence (its kernel stays in that core's cache) with no
-# communication inside the loop. On a 2-core CPU (one device per core) a seed-size
-# line takes ~2/3 of the time; batch-32 training is faster "data" parallel (README, Speed).
-SHARDING_RULES = (
-    (r"BiLSTM_\d+/input_kernel$", (None, "model")),  # [D, 2, 4H]
-    (r"BiLSTM_\d+/(recurrent_kernel|bias)$", ("model",)),  # [2, H, 4H], [2, 4H]
-)
+# Each BiLSTM's direction axis over "model" (htr/models/bilstm.py). On a 2-core CPU (one
+# device per core) a seed-size line takes ~2/3 of the time; batch-32 training is faster
+# "data" parallel (README, Speed).
+SHARDING_RULES = bilstm.DIRECTION_SHARDING_RULES
 
 DATASETS = {
     # name, train split, eval split, test split

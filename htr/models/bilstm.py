@@ -33,6 +33,15 @@ import jax.numpy as jnp
 # Gate order inside the 4H axis, the same as OptimizedLSTMCell's.
 GATES = ("i", "f", "g", "o")
 
+# `config.sharding_rules` that put each BiLSTM's direction axis over the mesh's "model"
+# axis: with two devices there, each runs one direction's recurrence (its kernel stays
+# in that core's cache) with no communication inside the loop (tests/test_bilstm.py).
+# Any model whose BiLSTMs are its own auto-named children (`BiLSTM_0`, ...) can use them.
+DIRECTION_SHARDING_RULES = (
+    (r"BiLSTM_\d+/input_kernel$", (None, "model")),  # [D, 2, 4H]
+    (r"BiLSTM_\d+/(recurrent_kernel|bias)$", ("model",)),  # [2, H, 4H], [2, 4H]
+)
+
 
 def _recurrent_init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32):
   """An orthogonal [H, H] block per direction and gate, like Flax's per-gate cells.
