@@ -1,4 +1,5 @@
-"""The line detector: page ops and targets, decoding and metrics, one step of training."""
+"""The line detector: page ops and targets, decoding and metrics, the session's tiny trained
+detector (conftest `line_detector`) and its export."""
 
 import jax
 import numpy as np

@@ -59,6 +59,7 @@ def test_detected_lines_are_ordered_cut_and_read():
   assert not reading.failed and page.image == "p.png" and (page.width, page.height) == (400, 300)
   assert [line.box[1] for line in page.lines] == [30, 100, 200]  # XY-cut: top to bottom.
   assert [line.order for line in page.lines] == [0, 1, 2]
+  assert [line.id for line in page.lines] == ["line1", "line2", "line3"]
   assert all(line.text.endswith(" rows") and line.confidence == 0.5 for line in page.lines)
   assert [w.text for w in page.lines[0].words] == page.lines[0].text.split()
   assert len(seen) == 3

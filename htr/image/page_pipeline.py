@@ -8,6 +8,7 @@ This module knows neither a task nor a model, so both halves stay swappable.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -24,17 +25,20 @@ Detector = Callable[[np.ndarray], list[dict[str, Any]]]
 def detected_page(lines: list[dict[str, Any]], width: int, height: int,
                   image: str = "") -> page_model.Page:
   """Detected lines (page pixels) -> a `Page` in XY-cut reading order, each line's
-  baseline the bottom edge of its polygon and its confidence the detection score."""
+  baseline the bottom edge of its polygon, its confidence the detection score and its id
+  `lineN`, N its place in reading order from 1."""
   found = []
   for i, line in enumerate(lines):
     polygon = np.asarray(line["polygon"], np.float32).reshape(-1, 2)
     polygon = np.clip(polygon, 0, [max(width - 1, 0), max(height - 1, 0)])
     half = len(polygon) // 2
     baseline = polygon[half:][::-1]  # The bottom edge, left to right.
-    found.append(page_model.Line(f"line{i + 1}", polygon, baseline, "", "", i, "",
+    found.append(page_model.Line(f"found{i}", polygon, baseline, "", "", i, "",
                                  confidence=float(line["score"])))
   page = page_model.Page(image, int(width), int(height), tuple(found), "", ordered=False)
-  return reading_order.with_reading_order(page)
+  page = reading_order.with_reading_order(page)
+  return dataclasses.replace(page, lines=tuple(
+      dataclasses.replace(line, id=f"line{k + 1}") for k, line in enumerate(page.lines)))
 
 
 def recogniser(prepare: Callable[[np.ndarray, str], Any],
