@@ -343,7 +343,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             tags=["recognise"], responses=responses)
   async def recognise_image(name: str, file: UploadFile = File(...),
                             _: str = Depends(client)):
-    """A PNG or JPEG upload -> top classes (or LaTeX, or text)."""
+    """A PNG or JPEG upload -> top classes (or LaTeX, or text; page models: the page)."""
     model = model_named(name)
     where = file.filename or "upload"
     examples = await prepare_examples(image_example, model, [await file.read()], [where])
