@@ -98,7 +98,8 @@ def _detector(source: str):
   else:
     from htr import zoo
     from htr.predict import Predictor
-    model = Predictor(source if os.path.isdir(source) else zoo.entry(source).source)
+    workdir = os.path.isdir(source) and not os.path.isfile(os.path.join(source, zoo.MANIFEST))
+    model = Predictor(source if workdir else zoo.entry(source).source)
   if model.returns != "lines":
     raise InputError(f"not a line detector: its model returns {model.returns}, not lines "
                      "(train one with configs/page_detect.py)", path=source)

@@ -127,6 +127,21 @@ def test_exports_read_the_page_as_the_checkpoints_do(line_detector, line_reader,
               atol=0.1)
 
 
+def test_a_zoo_entry_detects_as_its_workdir(line_detector, line_reader, page_file, tmp_path,
+                                            capsys):
+  from htr import checkpoint, publish, zoo
+  task, variables, config = checkpoint.restore_for_inference(line_detector[1])
+  folder = str(tmp_path / "detector-entry")
+  zoo.write_entry(folder, name="detector-entry", variables=variables,
+                  config=publish.portable(config), task_metadata=task.metadata(),
+                  accepts=list(task.accepts), weights="float32", about={})
+  want = _recognize([f"--detector={line_detector[1]}", f"--workdir={line_reader}", page_file],
+                    capsys)
+  for source in (folder, f"zoo:{folder}"):
+    got = _recognize([f"--detector={source}", f"--workdir={line_reader}", page_file], capsys)
+    assert got == want
+
+
 def _fails(argv, capsys, *needles) -> None:
   assert cli.main(["recognize", *argv]) == 2
   err = capsys.readouterr().err
