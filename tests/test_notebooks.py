@@ -35,8 +35,37 @@ def _check_zoo_characters(text: str, figures: list[np.ndarray]) -> None:
   assert min(confusion.shape) >= 40
 
 
+def _check_math(text: str, figures: list[np.ndarray]) -> None:
+  arms = [line for line in text.splitlines() if line.startswith("pen width")]
+  assert len(arms) == 2, text  # The ablation: token CER and ExpRate of each arm.
+  for arm in arms:
+    cer, exprate = (float(arm.split(key)[1].split()[0]) for key in (" token CER ", " ExpRate "))
+    assert np.isfinite(cer) and cer >= 0.0 and 0.0 <= exprate <= 1.0, arm
+  assert "encoder grid (rows, columns)" in text, text
+  (figure,) = figures  # Ink, its reading, and attention maps drawn over it.
+  assert figure.shape[0] >= 200 and figure.shape[1] >= 400
+  assert (figure < 128).mean() > 0.005
+
+
+def _check_offline_lines_and_pages(text: str, figures: list[np.ndarray]) -> None:
+  greedy = float(text.split("greedy CER over ")[1].split(": ")[1].split()[0])
+  assert np.isfinite(greedy) and greedy >= 0.0, text
+  read, total = map(int, text.split(" aligned characters")[0].rsplit("\n", 1)[-1].split(" of "))
+  assert 0 < total and 0 <= read <= total, text
+  assert "<PcGts" in text and text.count("<TextLine ") == 4, text  # The page's PAGE-XML.
+  rates = [float(line.split(" CER ")[1].split()[0]) for line in text.splitlines()
+           if line.startswith("beam width")]
+  assert len(rates) == 2 and all(np.isfinite(r) and r >= 0.0 for r in rates), text
+  lines, confusion, page = figures  # Aligned lines, the confusion matrix, the page.
+  assert lines.shape[1] >= 400 and (lines < 128).mean() > 0.005
+  assert min(confusion.shape) >= 40
+  assert min(page.shape) >= 200 and (page < 128).mean() > 0.002
+
+
 CHECKS = {"online_ink_ablation.ipynb": _check_online_ink_ablation,
-          "zoo_characters.ipynb": _check_zoo_characters}
+          "zoo_characters.ipynb": _check_zoo_characters,
+          "math.ipynb": _check_math,
+          "offline_lines_and_pages.ipynb": _check_offline_lines_and_pages}
 
 
 def test_every_notebook_has_its_checks():

@@ -60,3 +60,32 @@ def test_bfloat16_computation_keeps_float32_parameters():
   logits = jax.jit(model.apply)(variables, image, jnp.array([32]), tokens)
   assert logits.dtype == jnp.float32 and np.all(np.isfinite(logits))
 
+
+def test_captured_queries_and_keys_give_the_cross_attention():
+  """notebooks/math.ipynb draws cross-attention without a hook in the model: each layer's
+  `cross_q` and `cross_kv_N` outputs, captured by flax, give the weights the layer used
+  (checked through `cross_out`, whose output they must reproduce)."""
+  model = _model()
+  image = jax.random.uniform(jax.random.key(0), (2, 32, 64, 1))
+  width = jnp.array([64, 30])
+  tokens = jax.random.randint(jax.random.key(1), (2, 6), 0, 23)
+  variables = jax.jit(model.init)(jax.random.key(2), image, width, tokens)
+  _, state = model.apply(variables, image, width, tokens, mutable=["intermediates"],
+                         capture_intermediates=lambda m, method: method == "__call__" and str(
+                             m.name).startswith(("cross_q", "cross_kv_", "cross_out")))
+  _, memory_mask = model.apply(variables, image, width, method=Model.encode)
+  found = state["intermediates"]["text_decoder"]
+  params = variables["params"]["text_decoder"]
+  for layer in range(2):
+    q = found[f"layers_{layer}"]["cross_q"]["__call__"][0]
+    kv = found[f"cross_kv_{layer}"]["__call__"][0]
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, kv[:, :, 0]) / np.sqrt(q.shape[-1])
+    weights = jax.nn.softmax(jnp.where(memory_mask[:, None, None].astype(bool), logits,
+                                       -jnp.inf), axis=-1)
+    out = params[f"layers_{layer}"]["cross_out"]
+    y = jnp.einsum("bhqk,bkhd->bqhd", weights, kv[:, :, 1])
+    expected = jnp.einsum("bqhd,hdo->bqo", y, out["kernel"]) + out["bias"]
+    np.testing.assert_allclose(found[f"layers_{layer}"]["cross_out"]["__call__"][0], expected,
+                               atol=1e-5)
+    masked = ~np.asarray(memory_mask, bool)[1]
+    assert masked.any() and np.all(np.asarray(weights)[1][..., masked] == 0.0)
