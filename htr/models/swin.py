@@ -197,8 +197,14 @@ class Swin(nn.Module):
   def __call__(self, image: jax.Array, image_width: jax.Array, *, train: bool = False
                ) -> tuple[jax.Array, jax.Array]:
     p = self.patch_size
+    # A blank patch (paper, ink 0) embeds to the bias alone. Flax's zero bias would make
+    # that a constant vector, whose LayerNorm has zero variance: its gradient scales with
+    # 1/sqrt(epsilon), ~1e9 in the first steps, and clipping by global norm then shrinks
+    # every other gradient with it. PyTorch's Conv default, a bias spread like the
+    # kernel's outputs (1/sqrt(fan_in)), gives blank patches a real spread.
+    fan_in = p * p * image.shape[-1]
     x = nn.Conv(self.embed_dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype,
-                name="patch_embed")(image)
+                bias_init=nn.initializers.normal(fan_in ** -0.5), name="patch_embed")(image)
     x = nn.LayerNorm(dtype=self.dtype)(x)
     width = -(-image_width // p)  # Columns holding any real pixel.
     for stage, (depth, heads) in enumerate(zip(self.depths, self.num_heads, strict=True)):
