@@ -72,3 +72,21 @@ def test_absolute_positions_tell_identical_patches_apart():
     memories[absolute] = np.asarray(model.apply(variables, image, width)[0][0])  # [M, C]
   spread = {k: np.abs(m - m[0]).max() for k, m in memories.items()}
   assert spread[False] < 1e-5 and spread[True] > 0.1
+
+
+def test_blank_patches_keep_gradients_bounded():
+  """Paper is most of an ink image: a blank patch embeds to the bias alone, and a zero
+  bias (a constant vector) would meet the LayerNorm after it with zero variance; its
+  gradient here was ~1e13 at initialisation and swamped clipping by global norm."""
+  model = _model()
+  image = jnp.zeros((2, 32, 64, 1)).at[:, 12:20, 4:30].set(1.0)  # A stroke, then paper.
+  widths = jnp.array([64, 40])
+  variables = model.init(jax.random.key(1), image, widths)
+
+  def loss(params):
+    memory, mask = model.apply({"params": params}, image, widths)
+    return jnp.sum(jnp.mean(memory, -1) ** 2 * mask)
+  grads = jax.grad(loss)(variables["params"])
+  norms = {jax.tree_util.keystr(k): float(jnp.linalg.norm(g))
+           for k, g in jax.tree_util.tree_flatten_with_path(grads)[0]}
+  assert max(norms.values()) < 1e3, sorted(norms.items(), key=lambda kv: -kv[1])[:3]
