@@ -29,6 +29,7 @@ from scipy import ndimage
 
 from htr.data.registry import Example, register
 from htr.errors import InputError
+from htr.image.page_effects import homography
 from htr.ink.records import as_text
 
 
@@ -100,17 +101,6 @@ def get_fit_page(size: int = 512, stride: int = 32):
     return {**example, "image": image, "polygons": polygons, "scale": np.float32(scale),
             "original_size": np.array([width, height], np.int32)}
   return op
-
-
-def homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-  """The 3x3 projective map taking 4 `source` points to 4 `target` points ([4, 2])."""
-  rows, rhs = [], []
-  for (x, y), (u, v) in zip(source, target):
-    rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-    rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-    rhs += [u, v]
-  h = np.linalg.solve(np.array(rows, np.float64), np.array(rhs, np.float64))
-  return np.append(h, 1.0).reshape(3, 3)
 
 
 def apply_homography(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

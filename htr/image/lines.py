@@ -72,7 +72,7 @@ def _line_ink(gray: np.ndarray) -> np.ndarray | None:
   return ink / strongest
 
 
-def _smooth_field(shape: tuple[int, int], cell: float, rng: np.random.Generator
+def smooth_field(shape: tuple[int, int], cell: float, rng: np.random.Generator
                   ) -> np.ndarray:
   """Noise in [0, 1] that varies over about `cell` pixels (paper fibres, pen pressure):
   drawn on a coarse grid and interpolated up, which costs little at any size."""
@@ -97,7 +97,7 @@ def _light(shape: tuple[int, int], strength: float, rng: np.random.Generator) ->
   ramp = (np.cos(angle) * np.arange(w, dtype=np.float32)[None, :]
           + np.sin(angle) * np.arange(h, dtype=np.float32)[:, None]) / max(h, w)
   ramp -= ramp.min()
-  shadow = _smooth_field(shape, max(h, w) / 3, rng)
+  shadow = smooth_field(shape, max(h, w) / 3, rng)
   mix = rng.uniform()
   dim = rng.uniform(0.0, strength) * np.minimum(mix * ramp + (1.0 - mix) * shadow, 1.0)
   return 1.0 - dim
@@ -121,7 +121,7 @@ def degrade(ink: np.ndarray, rng: np.random.Generator, *, p_ruling: float = 0.3,
   h, w = ink.shape
   paper_tint = rng.uniform(0.78, 1.0) * np.array(
       [1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 1.0)], np.float32)
-  texture = 1.0 - 0.06 * rng.uniform() * _smooth_field((h, w), 3.0, rng)
+  texture = 1.0 - 0.06 * rng.uniform() * smooth_field((h, w), 3.0, rng)
   paper = texture[..., None] * paper_tint
   if rng.uniform() < p_ruling:
     spacing = rng.uniform(0.6, 1.1) * h
@@ -130,7 +130,7 @@ def degrade(ink: np.ndarray, rng: np.random.Generator, *, p_ruling: float = 0.3,
       paper[y:y + 1] *= np.array([0.8, 0.85, 0.95], np.float32)
   colour = rng.choice([np.array([0.05, 0.05, 0.08]), np.array([0.1, 0.15, 0.45]),
                        np.array([0.25, 0.25, 0.3])]) * rng.uniform(0.5, 1.5)
-  pressure = 0.65 + 0.35 * _smooth_field((h, w), max(h / 2, 2.0), rng)
+  pressure = 0.65 + 0.35 * smooth_field((h, w), max(h / 2, 2.0), rng)
   alpha = np.clip(ink * pressure, 0.0, 1.0)[..., None]
   picture = paper * (1.0 - alpha) + colour.astype(np.float32) * alpha
   picture = Image.fromarray((np.clip(picture, 0.0, 1.0) * 255).astype(np.uint8))

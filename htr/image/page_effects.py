@@ -13,20 +13,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
+from htr.image import lines
+
 RULE_COLOUR = np.array([0.55, 0.7, 0.92], np.float32)  # Faint blue, as exercise books.
 MARGIN_COLOUR = np.array([0.95, 0.45, 0.45], np.float32)
-
-
-def smooth_noise(shape: tuple[int, int], cell: float, rng: np.random.Generator
-                 ) -> np.ndarray:
-  """float32 `[H, W]` in [0, 1] varying over about `cell` pixels: a coarse grid of
-  normal draws, interpolated up (cheap at any size)."""
-  coarse = rng.standard_normal((max(2, int(shape[0] / cell) + 2),
-                                max(2, int(shape[1] / cell) + 2))).astype(np.float32)
-  field = np.asarray(Image.fromarray(coarse, mode="F").resize(
-      (shape[1], shape[0]), Image.Resampling.BICUBIC))
-  field = field - field.min()
-  return field / max(float(field.max()), 1e-6)
 
 
 def paper(shape: tuple[int, int], rng: np.random.Generator, *, ruling: str = "plain",
@@ -38,7 +28,7 @@ def paper(shape: tuple[int, int], rng: np.random.Generator, *, ruling: str = "pl
   h, w = shape
   tint = rng.uniform(0.84, 1.0) * np.array(
       [1.0, rng.uniform(0.95, 1.0), rng.uniform(0.86, 1.0)], np.float32)
-  texture = 1.0 - 0.05 * rng.uniform(0.2, 1.0) * smooth_noise(shape, 4.0, rng)
+  texture = 1.0 - 0.05 * rng.uniform(0.2, 1.0) * lines.smooth_field(shape, 4.0, rng)
   sheet = texture[..., None] * tint
   if ruling != "plain" and pitch > 0:
     strength = rng.uniform(0.5, 1.0)
@@ -68,7 +58,7 @@ def stain(sheet: np.ndarray, rng: np.random.Generator) -> None:
   if x1 <= x0 or y1 <= y0:
     return
   yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-  wobble = 1.0 + 0.15 * (smooth_noise((y1 - y0, x1 - x0), radius / 2, rng) - 0.5)
+  wobble = 1.0 + 0.15 * (lines.smooth_field((y1 - y0, x1 - x0), radius / 2, rng) - 0.5)
   d = np.hypot(xx - cx, yy - cy) / (radius * wobble)
   ring = rng.random() < 0.6
   edge = np.exp(-((d - 1.0) / 0.04) ** 2) if ring else np.zeros_like(d)

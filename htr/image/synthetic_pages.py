@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from htr.errors import InputError
-from htr.image import page_effects
+from htr.image import lines, page_effects
 from htr.image.page_layouts import Layout, Slot
 from htr.image.page_model import Line, Page
 from htr.ink import page_render, synthetic
@@ -276,18 +276,18 @@ def draw_page(layout: Layout, writers: Sequence[synthetic.WriterStyle],
   colours = [hand.colour for hand in hands] + [np.full(3, rng.uniform(0.0, 0.12))]
   for k, (colour, layer) in enumerate(zip(colours, layers)):
     if k < len(hands):  # Pen pressure varies along the writing.
-      layer *= 0.7 + 0.3 * page_effects.smooth_noise(shape, 40.0, rng)
+      layer *= 0.7 + 0.3 * lines.smooth_field(shape, 40.0, rng)
     alpha = layer[..., None]
     sheet *= 1 - alpha
     sheet += colour.astype(np.float32) * alpha
   pixels, matrix = page_effects.photograph(sheet, rng)
 
   clip = [layout.width - 1, layout.height - 1]
-  lines = []
+  page_lines = []
   for order, (slot, text, polygon, baseline) in enumerate(geometry):
     polygon = np.clip(page_effects.apply_homography(matrix, polygon), 0, clip)
     baseline = np.clip(page_effects.apply_homography(matrix, baseline), 0, clip)
     line_id = f"{page_id}-l{order:03d}" if page_id else f"l{order:03d}"
-    lines.append(Line(line_id, polygon, baseline, text, slot.kind, order,
-                      slot.region))
-  return pixels, Page("", layout.width, layout.height, tuple(lines), "")
+    page_lines.append(Line(line_id, polygon, baseline, text, slot.kind, order,
+                           slot.region))
+  return pixels, Page("", layout.width, layout.height, tuple(page_lines), "")
