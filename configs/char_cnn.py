@@ -31,6 +31,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from htr import config_lib
+from htr.text import charsets
 
 # Widths per size (parameters for 94 classes). `base` is the seed: conv
 # 32/64/128/256 (pools after the first three), fully connected 512/256/128, 1.75M;
@@ -129,6 +130,10 @@ def get_config(arg=None):
   config.task = "classify"            # htr/tasks/classify.py
   config.classes = classes            # Charset name (htr/text/charsets.py) or the characters.
   config.label_smoothing = 0.1        # Cross-entropy against (1 - a) one-hot + a / classes.
+  # Also scored with the choice restricted to these classes, on their own examples:
+  # digits as a 10-way problem (EMNIST's digits split; a canvas that asks for a digit).
+  has_digits = classes != "digits" and set(charsets.DIGITS) <= set(charsets.named(classes))
+  config.subsets = ml_collections.ConfigDict({"digits": "digits"} if has_digits else {})
 
   config.data = ml_collections.ConfigDict()
   data = config.data

@@ -87,9 +87,10 @@ def evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike, *,
   workdir = checkpoint.workdir_path(out_dir)
   workdir.mkdir(parents=True, exist_ok=True)
   task, variables, trained = checkpoint.restore_for_inference(source, which=which)
-  # The model comes from the checkpoint; how to decode it is this run's choice.
-  if "decode" in config:
-    trained.decode = ml_collections.ConfigDict(config.decode.to_dict())
+  # The model comes from the checkpoint; how to decode and score it is this run's choice.
+  for choice in ("decode", "subsets"):
+    if choice in config:
+      trained[choice] = ml_collections.ConfigDict(config[choice].to_dict())
   split = split or config.data.eval_split
   ds = eval_dataset(task, config, split)
   start = time.time()

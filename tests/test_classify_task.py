@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pytest
 from PIL import Image
 
 from htr import metrics
@@ -170,3 +171,30 @@ def test_emnist94_trains_one_step_on_8_devices_under_tfds_mock_data(tmp_path, lo
   with tfds.testing.mock_data(num_examples=64):
     metrics_ = train.train_and_evaluate(config, str(tmp_path / "work"))
   assert 0.0 <= metrics_["accuracy"] <= 1.0 and metrics_["num_examples"] == 8
+
+
+def test_subset_scores_restrict_the_choice_to_the_subset():
+  """A '1' read as '|' over all classes is still a right digit when only digits may win."""
+  config = ml_collections.ConfigDict({
+      "task": "classify", "classes": "01|a", "label_smoothing": 0.0, "model": TINY_CNN,
+      "data": {"image_shape": (28, 28, 1)}, "subsets": {"digits": "01"}})
+  task = classify.Task(config)
+  logits = jnp.array([[0.0, 2.0, 3.0, -1.0],    # '1' -> '|' overall, '1' among digits
+                      [1.0, 2.0, 0.0, 0.0],     # '0' -> '1': wrong either way
+                      [0.0, 0.0, 0.0, 5.0]])    # 'a': not a digit, not scored
+  np.testing.assert_array_equal(classify.subset_argmax(logits, task.subsets["digits"]),
+                                [1, 1, 0])
+  outputs = {**classify.top_k(logits, jnp.array([1, 0, 3])),
+             "digits_id": classify.subset_argmax(logits, task.subsets["digits"])}
+  batch = {"label": np.array([1, 0, 3]), "mask": np.ones(3)}
+  summary = task.summarize(task.records(batch, jax.tree.map(np.asarray, outputs)))
+  assert summary["accuracy"] == pytest.approx(1 / 3)
+  assert summary["digits_accuracy"] == 0.5 and summary["digits_examples"] == 2
+
+
+def test_a_subset_outside_the_classes_is_refused():
+  config = ml_collections.ConfigDict({
+      "task": "classify", "classes": "01", "label_smoothing": 0.0, "model": TINY_CNN,
+      "data": {"image_shape": (28, 28, 1)}, "subsets": {"digits": "digits"}})
+  with pytest.raises(ValueError, match="subsets.digits"):
+    classify.Task(config).subsets

@@ -50,6 +50,12 @@ def top_k(logits: jax.Array, labels: jax.Array | None = None, k: int = TOP_K
   return out
 
 
+def subset_argmax(logits: jax.Array, members: np.ndarray) -> jax.Array:
+  """The most probable class among `members` (class indices): the reading of a writer
+  known to write only these (a digit field, EMNIST's digits split)."""
+  return jnp.asarray(members)[jnp.argmax(logits[:, members], axis=-1)]
+
+
 def confusion_matrix(records: Sequence[dict[str, Any]], classes: str) -> np.ndarray:
   """Counts [true, predicted] over records' `label_id` and `prediction_id`."""
   matrix = np.zeros((len(classes), len(classes)), np.int64)
@@ -144,7 +150,9 @@ class Task(base.Task):
   """Classification: `image [B,H,W,C]` -> `label [B]` over `config.classes`.
 
   Config fields used: `classes` (charset name or characters), `model` (name +
-  kwargs), `data.image_shape`, `label_smoothing`.
+  kwargs), `data.image_shape`, `label_smoothing`, and optionally `subsets` ({name:
+  charset name or characters}): each is also scored on its own examples with the choice
+  restricted to its classes (`NAME_accuracy`, e.g. digits as a 10-way problem).
   """
 
   main_metric = ("accuracy", "max")
@@ -155,6 +163,19 @@ class Task(base.Task):
     if len(set(self.classes)) != len(self.classes):
       raise ValueError(f"classes have repeated characters: {self.classes!r}")
     self.model = models.build(config.model, num_classes=len(self.classes))
+
+  @property
+  def subsets(self) -> dict[str, np.ndarray]:
+    """{name: class indices} of `config.subsets`, read from the config when scored, so
+    an evaluation may choose them for a trained model (as it chooses `decode`)."""
+    members = {}
+    for name, chars in self.config.get("subsets", {}).items():
+      chars = resolve_classes(chars)
+      missing = sorted(set(chars) - set(self.classes))
+      if missing:
+        raise ValueError(f"subsets.{name} has characters outside the classes: {missing}")
+      members[name] = np.array([self.classes.index(c) for c in chars], np.int32)
+    return members
 
   def padding(self):
     return {}, None
@@ -181,7 +202,10 @@ class Task(base.Task):
 
   def predict(self, variables, batch):
     logits = self.model.apply(variables, batch["image"], train=False)
-    return top_k(logits, batch.get("label"))
+    out = top_k(logits, batch.get("label"))
+    out.update({f"{name}_id": subset_argmax(logits, members)
+                for name, members in self.subsets.items()})
+    return out
 
   # -- host side ------------------------------------------------------------
   def top(self, outputs) -> list[list[tuple[str, float]]]:
@@ -200,15 +224,23 @@ class Task(base.Task):
           "label": self.classes[label], "prediction": top[0][0], "confidence": top[0][1],
           "top5": [[c, p] for c, p in top], "correct": ids[0] == label,
           "top5_correct": label in ids, "label_prob": float(outputs["label_prob"][i]),
-          "label_id": label, "prediction_id": ids[0]})
+          "label_id": label, "prediction_id": ids[0],
+          **{f"{name}_correct": int(outputs[f"{name}_id"][i]) == label
+             for name, members in self.subsets.items() if label in members}})
     return records
 
   def summarize(self, records):
     def accuracy(key):
       return float(metrics.TopKAccuracy.from_hits([r[key] for r in records]).compute())
     nll = -np.log(np.maximum([r["label_prob"] for r in records], 1e-12))
-    return {"accuracy": accuracy("correct"), "top5_accuracy": accuracy("top5_correct"),
-            "nll": float(nll.mean()) if records else 0.0, "num_examples": float(len(records))}
+    summary = {"accuracy": accuracy("correct"), "top5_accuracy": accuracy("top5_correct"),
+               "nll": float(nll.mean()) if records else 0.0,
+               "num_examples": float(len(records))}
+    for name in self.subsets:
+      hits = [r[f"{name}_correct"] for r in records if f"{name}_correct" in r]
+      summary[f"{name}_accuracy"] = float(metrics.TopKAccuracy.from_hits(hits).compute())
+      summary[f"{name}_examples"] = float(len(hits))
+    return summary
 
   def worst(self, records, n):
     return sorted(records, key=lambda r: r["label_prob"])[:n]
