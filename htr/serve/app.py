@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import importlib.resources
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -81,7 +82,12 @@ class _State:
     self.load_error: str | None = None
 
   def batcher_for(self, model) -> Batcher:
+    """Batches of one length bucket, up to the size the model's measured lines/s stops
+    growing at (and `--max_batch`)."""
     c, t = self.config, self.telemetry
+    t.batch_limit.labels(model.name).set(min(c.max_batch, model.batch_limit))
+    for size, seconds in getattr(model, "graph_seconds", {}).items():
+      t.graph_lines_per_second.labels(model.name, str(size)).set(size / seconds)
 
     def on_batch(size: int, seconds: float, waits: list[float]) -> None:
       t.batch_size.labels(model.name).observe(size)
@@ -89,8 +95,9 @@ class _State:
       for wait in waits:
         t.queue_wait.labels(model.name).observe(wait)
 
-    return Batcher(model.run, max_batch=c.max_batch, max_wait=c.max_wait_ms / 1000,
-                   max_queue=c.max_queue, workers=c.workers, on_batch=on_batch)
+    return Batcher(model.run_stages, max_batch=min(c.max_batch, model.batch_limit),
+                   max_wait=c.max_wait_ms / 1000, max_queue=c.max_queue, workers=c.workers,
+                   key=model.batch_key, on_batch=on_batch)
 
   async def load(self) -> None:
     from htr.serve.models import load_models
@@ -98,7 +105,8 @@ class _State:
     try:
       c = self.config
       models = await loop.run_in_executor(None, load_models, c.models_dir, c.variant,
-                                          c.max_batch, c.warm_up_words)
+                                          c.max_batch, c.warm_up_words,
+                                          c.intra_op_threads, c.inter_op_threads)
       for name, model in models.items():
         self.batchers[name] = self.batcher_for(model)
         self.batchers[name].start()
@@ -220,18 +228,38 @@ def create_app(config: ServeConfig) -> FastAPI:
         stroke[:, 2] -= t0
     return Ink.from_strokes(strokes)
 
-  async def recognise(model, examples: list, names: list[str]) -> list[schemas.Recognition]:
+  @contextlib.contextmanager
+  def stage(request: Request, name: str):
+    """Adds the block's seconds to the request's stage `name` (telemetry.STAGES), which
+    `RequestMetrics` observes once the response is sent."""
+    start = time.perf_counter()
+    try:
+      yield
+    finally:
+      stages = request.scope["state"].setdefault("stages", {})
+      stages[name] = stages.get(name, 0.0) + time.perf_counter() - start
+
+  async def recognise(request: Request, model, examples: list,
+                      names: list[str]) -> list[schemas.Recognition]:
     """Runs `examples` (made by `prepare_examples`) through the model's batcher."""
-    outputs = await state.batchers[model.name].submit(examples)
+    stages = request.scope["state"].setdefault("stages", {})
+    outputs = await state.batchers[model.name].submit(examples, stages)
     for output, where in zip(outputs, names, strict=True):
       if "error" in output:
         raise InputError(output["error"], sample_id=where)
     return [schemas.Recognition(model=model.name, kind=model.kind, **o) for o in outputs]
 
+  def respond(request: Request, body: pydantic.BaseModel) -> Response:
+    """`body` as JSON, serialised by pydantic directly: the route's `response_model`
+    documents it, and FastAPI would validate and encode it once more."""
+    with stage(request, "respond"):
+      return Response(body.model_dump_json(), media_type="application/json")
+
   async def parsed(request: Request, model: type[pydantic.BaseModel]) -> pydantic.BaseModel:
     """The JSON body validated as `model`, in the prepare pool: a 4 MB ink is a second of
     parsing and validation, which on the event loop every other request would wait for."""
-    data = await request.body()
+    with stage(request, "read"):
+      data = await request.body()
 
     def validate():
       try:
@@ -240,15 +268,18 @@ def create_app(config: ServeConfig) -> FastAPI:
         raise RequestValidationError([{**err, "loc": ("body", *err["loc"])}
                                       for err in e.errors(include_url=False)]) from None
 
-    return await asyncio.get_running_loop().run_in_executor(state.prepare_pool, validate)
+    with stage(request, "parse"):
+      return await asyncio.get_running_loop().run_in_executor(state.prepare_pool, validate)
 
-  async def prepare_examples(prepare, model, inputs: list, names: list[str]) -> list:
+  async def prepare_examples(request: Request, prepare, model, inputs: list,
+                             names: list[str]) -> list:
     """`prepare(model, input, name)` of each input, in the prepare pool: parsing and
     preprocessing uploads takes milliseconds of CPU, and on the event loop every other
     request would wait for it."""
-    return await asyncio.get_running_loop().run_in_executor(
-        state.prepare_pool,
-        lambda: [prepare(model, x, where) for x, where in zip(inputs, names, strict=True)])
+    with stage(request, "prepare"):
+      return await asyncio.get_running_loop().run_in_executor(
+          state.prepare_pool,
+          lambda: [prepare(model, x, where) for x, where in zip(inputs, names, strict=True)])
 
   def ink_example(model, ink: schemas.InkRequest, where: str):
     return model.prepare(to_ink(ink, where), where)
@@ -312,8 +343,8 @@ def create_app(config: ServeConfig) -> FastAPI:
     """One ink as JSON strokes -> text (or LaTeX, or top classes)."""
     body = await parsed(request, schemas.InkRequest)
     model = model_named(name)
-    examples = await prepare_examples(ink_example, model, [body], ["ink"])
-    return (await recognise(model, examples, ["ink"]))[0]
+    examples = await prepare_examples(request, ink_example, model, [body], ["ink"])
+    return respond(request, (await recognise(request, model, examples, ["ink"]))[0])
 
   @app.post("/v1/models/{name}/ink/batch", openapi_extra=_json_body(schemas.InkBatchRequest),
             response_model=schemas.BatchResponse,
@@ -326,42 +357,46 @@ def create_app(config: ServeConfig) -> FastAPI:
       raise HTTPException(413, f"{len(body.inks)} inks, more than the limit "
                           f"{config.max_batch_items}")
     names = [f"inks[{i}]" for i in range(len(body.inks))]
-    examples = await prepare_examples(ink_example, model, body.inks, names)
-    return schemas.BatchResponse(results=await recognise(model, examples, names))
+    examples = await prepare_examples(request, ink_example, model, body.inks, names)
+    return respond(request, schemas.BatchResponse(
+        results=await recognise(request, model, examples, names)))
 
   @app.post("/v1/models/{name}/inkml", response_model=schemas.Recognition,
             tags=["recognise"], responses=responses)
-  async def recognise_inkml(name: str, file: UploadFile = File(...),
+  async def recognise_inkml(name: str, request: Request, file: UploadFile = File(...),
                             _: str = Depends(client)):
     """An InkML file upload -> text (or LaTeX, or top classes)."""
     model = model_named(name)
     where = file.filename or "upload"
-    examples = await prepare_examples(inkml_example, model, [await file.read()], [where])
-    return (await recognise(model, examples, [where]))[0]
+    examples = await prepare_examples(request, inkml_example, model, [await file.read()],
+                                      [where])
+    return respond(request, (await recognise(request, model, examples, [where]))[0])
 
   @app.post("/v1/models/{name}/image", response_model=schemas.Recognition,
             tags=["recognise"], responses=responses)
-  async def recognise_image(name: str, file: UploadFile = File(...),
+  async def recognise_image(name: str, request: Request, file: UploadFile = File(...),
                             _: str = Depends(client)):
     """A PNG or JPEG upload -> top classes (or LaTeX, or text; page models: the page)."""
     model = model_named(name)
     where = file.filename or "upload"
-    examples = await prepare_examples(image_example, model, [await file.read()], [where])
-    return (await recognise(model, examples, [where]))[0]
+    examples = await prepare_examples(request, image_example, model, [await file.read()],
+                                      [where])
+    return respond(request, (await recognise(request, model, examples, [where]))[0])
 
   @app.post("/v1/models/{name}/image/batch", response_model=schemas.BatchResponse,
             tags=["recognise"], responses=responses)
-  async def recognise_images(name: str, files: list[UploadFile] = File(...),
-                             _: str = Depends(client)):
+  async def recognise_images(name: str, request: Request,
+                             files: list[UploadFile] = File(...), _: str = Depends(client)):
     """Several PNG or JPEG uploads (repeated `files` fields); results in order."""
     model = model_named(name)
     if len(files) > config.max_batch_items:
       raise HTTPException(413, f"{len(files)} images, more than the limit "
                           f"{config.max_batch_items}")
     names = [upload.filename or f"files[{i}]" for i, upload in enumerate(files)]
-    examples = await prepare_examples(image_example, model,
+    examples = await prepare_examples(request, image_example, model,
                                       [await upload.read() for upload in files], names)
-    return schemas.BatchResponse(results=await recognise(model, examples, names))
+    return respond(request, schemas.BatchResponse(
+        results=await recognise(request, model, examples, names)))
 
   # -- the drawing page -------------------------------------------------------------
   static = importlib.resources.files("htr.serve") / "static"

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from htr.errors import InputError
+
+
+def _cores() -> int:
+  """CPUs this process may run on (its affinity, not the machine's count)."""
+  return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +34,15 @@ class ServeConfig:
     max_strokes: most strokes in one ink.
     max_batch_items: most inks or images in one batch request.
     max_image_pixels: most pixels of an uploaded image (decompression bombs).
-    max_batch: most examples per model call (1: no dynamic batching).
-    max_wait_ms: how long the first example of a batch waits for company.
+    max_batch: most examples per model call (1: no dynamic batching); each model's
+      batches also stop at the size past which its measured lines/s stops growing.
+    max_wait_ms: how long the first example of a batch waits for company (0: a free
+      worker runs what is queued at once; under load batches fill while others run).
     max_queue: examples allowed to wait per model before requests get 503.
-    workers: model calls run in parallel per model (useful without batching).
+    workers: model calls run in parallel per model (default: one per CPU core).
+    intra_op_threads: threads one TensorFlow op may use (0: TensorFlow's default, all
+      cores); 1 with one worker per core is fastest for small graphs.
+    inter_op_threads: TensorFlow ops run at once (0: TensorFlow's default).
     prepare_workers: uploads decoded and preprocessed at once (bounds their memory).
     warm_up_words: before /readyz, each model runs every batch size up to max_batch
       (for ink models: with synthetic lines of 1 to this many words), so that the
@@ -55,9 +66,11 @@ class ServeConfig:
   max_batch_items: int = 64
   max_image_pixels: int = 4096 * 4096
   max_batch: int = 32
-  max_wait_ms: float = 5.0
+  max_wait_ms: float = 0.0
   max_queue: int = 2048
-  workers: int = 1
+  workers: int = dataclasses.field(default_factory=_cores)
+  intra_op_threads: int = 1
+  inter_op_threads: int = 0
   prepare_workers: int = 2
   warm_up_words: int = 12
   variant: str | None = None
@@ -67,7 +80,8 @@ class ServeConfig:
     at_least = {"burst": 1, "max_body_bytes": 1, "max_points": 1, "max_strokes": 1,
                 "max_batch_items": 1, "max_image_pixels": 1, "max_batch": 1,
                 "max_queue": 1, "workers": 1, "prepare_workers": 1, "rate": 0, "max_wait_ms": 0,
-                "warm_up_words": 0, "failed_auth_rate": 0, "failed_auth_burst": 1,
+                "warm_up_words": 0, "intra_op_threads": 0, "inter_op_threads": 0,
+                "failed_auth_rate": 0, "failed_auth_burst": 1,
                 "max_headers": 1, "max_header_bytes": 1, "body_timeout_s": 0.001}
     bad = [f"{name}={getattr(self, name)} (at least {low})"
            for name, low in at_least.items() if not getattr(self, name) >= low]

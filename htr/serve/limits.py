@@ -167,7 +167,9 @@ class BodyLimit:
 
 
 class RequestMetrics:
-  """Counts requests and errors and times them, by route template (not raw path)."""
+  """Counts requests and errors and times them, by route template (not raw path); the
+  stages routes time into `scope["state"]["stages"]` go to the stage histogram, with
+  the rest of the request's wall time as "http"."""
 
   def __init__(self, app, telemetry: Telemetry):
     self.app, self.telemetry = app, telemetry
@@ -177,6 +179,8 @@ class RequestMetrics:
       return await self.app(scope, receive, send)
     start = time.perf_counter()
     status = 500
+    stages: dict[str, float] = {}
+    scope.setdefault("state", {})["stages"] = stages
 
     async def tracking_send(message):
       nonlocal status
@@ -191,7 +195,12 @@ class RequestMetrics:
       # Unmatched paths share one label, so scanners cannot blow up the label set.
       name = getattr(route, "path", None) or "unmatched"
       t = self.telemetry
-      t.latency.labels(name).observe(time.perf_counter() - start)
+      seconds = time.perf_counter() - start
+      t.latency.labels(name).observe(seconds)
+      if stages:
+        for stage, spent in stages.items():
+          t.stages.labels(name, stage).observe(spent)
+        t.stages.labels(name, "http").observe(max(0.0, seconds - sum(stages.values())))
       method = scope["method"] if scope["method"] in _METHODS else "other"
       t.requests.labels(name, method, str(status)).inc()
       if status >= 400:

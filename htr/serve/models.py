@@ -10,9 +10,11 @@ from the metadata, no weights) reads inputs and formats results through its `Ser
 hooks, so nothing here knows a task.
 
 Requests are prepared one by one off the event loop (validation, host
-preprocessing), then run in batches. A batch is padded to a few shapes: batch
-sizes are powers of two and polymorphic lengths come from `LENGTH_BUCKETS`, because
-an exported XLA graph compiles once per input shape.
+preprocessing), then run in batches of one length bucket (`batch_key`). A batch is
+padded to a few shapes: batch sizes are powers of two and polymorphic lengths come
+from `LENGTH_BUCKETS`, because an exported XLA graph compiles once per input shape.
+Warm-up measures the graph's seconds per call at each batch size, and batches stop
+growing where lines/s does (`batching.choose_batch_limit`).
 
 Attributes:
   LENGTH_BUCKETS: padded sizes of the signature's polymorphic axes (points per ink);
@@ -26,12 +28,14 @@ import json
 import logging
 import os
 import time
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
 
 from htr.errors import InputError
 from htr.inputs import Input, kind_of
+from htr.serve.batching import batch_sizes, choose_batch_limit
 from htr.tasks.base import Serving, Task
 
 log = logging.getLogger("htr.serve")
@@ -76,6 +80,9 @@ class ServedModel:
     path: the SavedModel folder.
     metadata: the export's metadata.json.
     serving: the task's `Serving` (htr/tasks/base.py): `prepare`, `result`, `warm_up`.
+    batch_limit: the batch size past which the graph's lines/s stops growing (measured
+      by `warm_up`).
+    graph_seconds: batch size -> measured seconds per call of the graph (`warm_up`).
   """
 
   name: str
@@ -84,6 +91,8 @@ class ServedModel:
   serving: Serving = dataclasses.field(repr=False)
   signature: Any = dataclasses.field(repr=False, default=None)  # The concrete function.
   saved_model: Any = dataclasses.field(repr=False, default=None)  # Owns its variables.
+  batch_limit: int = 1
+  graph_seconds: dict[int, float] = dataclasses.field(default_factory=dict)
 
   @property
   def kind(self) -> str:
@@ -131,26 +140,77 @@ class ServedModel:
       inputs[name] = batch
     return inputs
 
+  def batch_key(self, example: dict[str, Any]) -> Hashable:
+    """Examples of one key batch together without padding each other much: the frame
+    bucket of the graph (`htr.export.length_buckets`) when `prepare` counted frames,
+    else the padded sizes of the polymorphic axes."""
+    if "frames" in example:
+      from htr.export import length_buckets
+      return _bucket(int(example["frames"]), tuple(length_buckets(1 << 16)))
+    return tuple(_bucket(np.shape(example[name])[axis], LENGTH_BUCKETS)
+                 for name, (_, shape) in self.serving.inputs.items()
+                 for axis, dim in enumerate(shape[1:]) if isinstance(dim, str))
+
+  def run_stages(self, examples: list[dict[str, np.ndarray]]
+                 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Prepared examples -> one response dict (schemas.Recognition fields) each, and the
+    seconds of each stage: "pad" (the batch's arrays), "model" (the SavedModel call),
+    "result" (formatting)."""
+    import tensorflow as tf
+    start = time.perf_counter()
+    inputs = {k: tf.constant(v) for k, v in self._inputs(examples).items()}
+    padded = time.perf_counter()
+    outputs = {k: v.numpy() for k, v in self.signature(**inputs).items()}
+    called = time.perf_counter()
+    results = [self.serving.result({k: v[i] for k, v in outputs.items()})
+               for i in range(len(examples))]
+    return results, {"pad": padded - start, "model": called - padded,
+                     "result": time.perf_counter() - called}
+
   def run(self, examples: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
     """Prepared examples -> one response dict (schemas.Recognition fields) each."""
-    import tensorflow as tf
-    inputs = {k: tf.constant(v) for k, v in self._inputs(examples).items()}
-    outputs = {k: v.numpy() for k, v in self.signature(**inputs).items()}
-    return [self.serving.result({k: v[i] for k, v in outputs.items()})
-            for i in range(len(examples))]
+    return self.run_stages(examples)[0]
 
-  def warm_up(self, max_batch: int = 1, words: int = 0) -> float:
-    """Runs a batch of each padded shape requests are likely to bring; returns seconds.
+  def batch_seconds(self, example: dict[str, np.ndarray], sizes: list[int],
+                    budget: float = 0.3) -> dict[int, float]:
+    """Median seconds per call of `size` copies of `example`, for each size in turn
+    (after a first, compiling call; calls for `budget` seconds), until lines/s falls
+    below the best so far."""
+    seconds: dict[int, float] = {}
+    for size in sizes:
+      batch = [example] * size
+      self.run(batch)
+      times, until = [], time.perf_counter() + budget
+      while len(times) < 3 or time.perf_counter() < until:
+        start = time.perf_counter()
+        self.run(batch)
+        times.append(time.perf_counter() - start)
+      seconds[size] = float(np.median(times))
+      if size / seconds[size] < max(n / s for n, s in seconds.items()):
+        break
+    return seconds
+
+  def warm_up(self, max_batch: int = 1, words: int = 0, measure: bool = True) -> float:
+    """Compiles the padded shapes requests are likely to bring; returns seconds.
 
     Each new input shape of an exported graph is an XLA compile (seconds), so they
-    happen here, before /readyz, not on a client's time: every batch size up to
-    `max_batch` and the task's warm-up examples (for text models, synthetic lines of
-    1 to `words` words: the export pads a batch's frame axis to a few lengths,
-    htr/export.py `length_buckets`).
+    happen here, before /readyz, not on a client's time. With `measure`, the graph is
+    timed on a typical example at batch sizes 1, 2, 4, ... up to `max_batch`, and
+    `batch_limit` becomes the size past which lines/s stops growing; then every batch
+    size up to it (else every padded size up to `max_batch`) runs the task's warm-up
+    examples (for text models, synthetic lines of 1 to `words` words: the export pads
+    a batch's frame axis to a few lengths, htr/export.py `length_buckets`).
     """
     start = time.perf_counter()
     examples = self.serving.warm_up(words)
-    for size in sorted({_batch_bucket(n) for n in range(1, max(max_batch, 1) + 1)}):
+    if measure:
+      self.graph_seconds = self.batch_seconds(examples[len(examples) // 2],
+                                              batch_sizes(max_batch))
+      self.batch_limit = choose_batch_limit(self.graph_seconds)
+      sizes = batch_sizes(self.batch_limit)
+    else:
+      sizes = sorted({_batch_bucket(n) for n in range(1, max(max_batch, 1) + 1)})
+    for size in sizes:
       for example in examples:
         self.run([example] * size)
     return time.perf_counter() - start
@@ -198,6 +258,20 @@ class PageModel:
     """A page image -> the detector's example, with the image its lines are cut from."""
     return {"pixels": value, "where": where, "detector": self.detector.prepare(value, where)}
 
+  @property
+  def batch_limit(self) -> int:
+    return self.detector.batch_limit
+
+  def batch_key(self, example: dict[str, Any]) -> Hashable:
+    return self.detector.batch_key(example["detector"])
+
+  def run_stages(self, examples: list[dict[str, Any]]
+                 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """`run`, and its seconds as the "model" stage (detector and reader together)."""
+    start = time.perf_counter()
+    results = self.run(examples)
+    return results, {"model": time.perf_counter() - start}
+
   def run(self, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Prepared pages -> one response dict each (text, confidence, page), or
     {"error": why} for a page without lines."""
@@ -220,7 +294,8 @@ class PageModel:
     lines a page brings; returns seconds."""
     from htr.image import page_reading
     return (self.detector.warm_up(max_batch)
-            + self.reader.warm_up(max(max_batch, page_reading.BATCH_SIZE), words))
+            + self.reader.warm_up(max(max_batch, page_reading.BATCH_SIZE), words,
+                                  measure=False))
 
 
 def _read_json(path: str) -> dict[str, Any]:
@@ -281,12 +356,25 @@ def load_model(name: str, folder: str, variant: str | None = None) -> ServedMode
                      saved_model=loaded)
 
 
+def set_threads(intra_op: int, inter_op: int) -> None:
+  """TensorFlow's thread pools (0: its default). They are fixed once TensorFlow has run
+  an op, so a second server in one process (the tests) keeps the first one's."""
+  import tensorflow as tf
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+  except RuntimeError as e:
+    log.info("TensorFlow threads already set (%s)", e)
+
+
 def load_models(models_dir: str, variant: str | None = None, max_batch: int = 1,
-                warm_up_words: int = 0) -> dict[str, ServedModel | PageModel]:
+                warm_up_words: int = 0, intra_op_threads: int = 0,
+                inter_op_threads: int = 0) -> dict[str, ServedModel | PageModel]:
   """{name: model} for every subfolder of `models_dir`, each loaded and warmed up
   (`ServedModel.warm_up`)."""
   if not os.path.isdir(models_dir):
     raise InputError("no such models folder", path=models_dir)
+  set_threads(intra_op_threads, inter_op_threads)
   folders = [(name, os.path.join(models_dir, name)) for name in sorted(os.listdir(models_dir))
              if os.path.isdir(os.path.join(models_dir, name)) and not name.startswith(".")]
   pages = {name for name, folder in folders
@@ -298,7 +386,9 @@ def load_models(models_dir: str, variant: str | None = None, max_batch: int = 1,
       model = load_page_model(name, folder, variant, loaded)
     else:
       model = loaded[os.path.realpath(folder)] = load_model(name, folder, variant)
-    log.info("model %s (%s) from %s: warm-up %.2f s", name, model.kind, model.path,
-             model.warm_up(max_batch, warm_up_words))
+    log.info("model %s (%s) from %s: warm-up %.2f s, batches of up to %d (graph lines/s "
+             "by batch size: %s)", name, model.kind, model.path,
+             model.warm_up(max_batch, warm_up_words), model.batch_limit,
+             {n: round(n / s, 1) for n, s in getattr(model, "graph_seconds", {}).items()})
     models[name] = model
   return dict(sorted(models.items()))

@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "(htr zoo list), exported once into --zoo_cache.")
   parser.add_argument("--zoo_cache", default=os.path.join("~", ".cache", "htr", "zoo"),
                       help="where zoo entries are exported for serving")
+  parser.add_argument("--xla_cache", default=os.path.join("~", ".cache", "htr", "tf_xla"),
+                      help="TensorFlow's persistent XLA cache: every input shape of a graph "
+                           "is an XLA compile (seconds each, minutes for a warm-up); a "
+                           "restarted server loads them from here instead ('' : off)")
   parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
   parser.add_argument("--port", type=int, default=8000, help="port to listen on")
   parser.add_argument("--access_log", action="store_true", help="log every request")
@@ -71,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
   from htr.serve.app import create_app
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  if args.xla_cache:  # Read by TensorFlow at its first XLA compile.
+    flag = f"--tf_xla_persistent_cache_directory={os.path.expanduser(args.xla_cache)}"
+    os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {flag}".strip()
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
   if args.models_dir is None:
     args.models_dir = zoo_models(args.zoo_cache)

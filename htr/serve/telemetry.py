@@ -12,6 +12,12 @@ from __future__ import annotations
 import prometheus_client as prom
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Stages of a request take from tens of microseconds (formatting) to a second (queueing).
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064,
+                 0.128, 0.256, 0.512, 1.0, 2.5)
+# Where a request's time goes, in order; "http" is the rest of its wall time (the
+# server's HTTP parsing, routing, middleware and response writing).
+STAGES = ("read", "parse", "prepare", "queue", "pad", "model", "result", "respond", "http")
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
@@ -26,6 +32,15 @@ class Telemetry:
     batch_size: examples per model call (after dynamic batching), by model.
     model_latency: seconds per model call, by model.
     queue_wait: seconds an example waited in the batching queue, by model.
+    stages: seconds of each stage of a request (`STAGES`), by route: "read" the body,
+      "parse" its JSON into validated fields, "prepare" inputs for the model (host
+      preprocessing), "queue" waiting to be batched, "pad" the batch's arrays, "model"
+      the SavedModel call, "result" formatting its outputs, "respond" the response
+      body, "http" the rest. The batch stages are those of the request's batch (of its
+      slowest batch, for a batch request).
+    batch_limit: the batch size a model's batches stop at (measured at warm-up).
+    graph_lines_per_second: a model's SavedModel alone, lines/s by batch size
+      (measured at warm-up on a typical example).
   """
 
   def __init__(self):
@@ -45,6 +60,13 @@ class Telemetry:
     self.queue_wait = prom.Histogram("htr_queue_wait_seconds",
                                      "Seconds an example waited to be batched.", ["model"],
                                      buckets=LATENCY_BUCKETS, registry=r)
+    self.stages = prom.Histogram("htr_stage_seconds", "Seconds of each stage of a request.",
+                                 ["route", "stage"], buckets=STAGE_BUCKETS, registry=r)
+    self.batch_limit = prom.Gauge("htr_batch_limit", "Most examples per model call "
+                                  "(measured at warm-up).", ["model"], registry=r)
+    self.graph_lines_per_second = prom.Gauge(
+        "htr_graph_lines_per_second", "The SavedModel alone: examples/s by batch size "
+        "(measured at warm-up).", ["model", "batch_size"], registry=r)
 
   def exposition(self) -> bytes:
     return prom.generate_latest(self.registry)

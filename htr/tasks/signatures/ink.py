@@ -31,7 +31,8 @@ def _too_long(resampled: int, max_points: int) -> str:
 
 
 def preparer(spacing: float, max_points: int):
-  """`prepare(ink, where)`: a validated ink -> one example of the signature's inputs.
+  """`prepare(ink, where)`: a validated ink -> one example of the signature's inputs
+  (and `frames`, its resampled length).
 
   An ink whose resampled points would not fit the graph's buffer is refused here, on
   the host, in milliseconds, not after a batch has carried it through the model.
@@ -46,7 +47,8 @@ def preparer(spacing: float, max_points: int):
         preprocess.normalize(preprocess.remove_duplicates(ink)), spacing).num_points
     if resampled > max_points:
       raise InputError(_too_long(resampled, max_points), sample_id=where)
-    return _example(ink_points(ink))
+    # Not a signature input: the frames the graph will see, which a server batches by.
+    return {**_example(ink_points(ink)), "frames": np.int32(resampled)}
 
   return prepare
 
