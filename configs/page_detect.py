@@ -89,6 +89,7 @@ def get_config(arg=None):
   config.detect.threshold = 0.5       # Region probability above which a cell is text.
   config.detect.shrink = data.get_ref("shrink")  # Decoder's grow-back ratio: the targets'.
   config.detect.min_area = 3          # Components of fewer cells (stride 4) are dropped.
+  config.detect.link_gap = 1.0        # Pieces of a line this many core heights apart join.
   config.detect.dice_weight = 1.0     # Loss: BCE + this * dice on the region map...
   config.detect.edge_weight = 0.2     # ...+ this * L1 of core cells' edge distances (cells).
 

@@ -88,7 +88,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike, *,
   workdir.mkdir(parents=True, exist_ok=True)
   task, variables, trained = checkpoint.restore_for_inference(source, which=which)
   # The model comes from the checkpoint; how to decode and score it is this run's choice.
-  for choice in ("decode", "subsets"):
+  for choice in ("decode", "detect", "subsets"):
     if choice in config:
       trained[choice] = ml_collections.ConfigDict(config[choice].to_dict())
   split = split or config.data.eval_split

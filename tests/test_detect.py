@@ -141,6 +141,15 @@ def test_decoding_separates_touching_lines():
   assert top["box"][3] <= bottom["box"][1] + 4 * 1.5
 
 
+def test_linking_joins_a_line_split_by_wide_gaps_but_not_columns():
+  region = np.zeros((40, 120), np.float32)
+  region[5:9, 4:30] = region[5:9, 33:60] = 1.0     # One line, a gap of 3 cells (< 4).
+  region[20:24, 4:40] = region[21:25, 80:116] = 1.0  # Two columns, 40 cells apart.
+  assert len(detect.decode_lines(region, shrink=0.5)) == 4
+  linked = detect.decode_lines(region, shrink=0.5, link_gap=1.0)
+  assert sorted(line["box"][2] - line["box"][0] > 200 for line in linked) == [False, False, True]
+
+
 def test_runlocal_training_on_8_devices_finds_the_lines(line_detector):
   assert jax.device_count() == 8
   metrics, _ = line_detector

@@ -33,9 +33,38 @@ from htr.tasks import base
 EDGE_POINTS = 16  # Points per edge (top, bottom) of a decoded polygon, at most.
 
 
+def link_pieces(labels: np.ndarray, max_gap: float) -> np.ndarray:
+  """Components that continue each other along a line -> one label.
+
+  Two components are one line when their rows overlap by at least half the shorter
+  one's height and the horizontal gap between them is at most `max_gap` times that
+  height: wide word gaps (whiteboard writing, spaced-out signatures) break a line's core
+  into pieces, while neighbouring columns of a page are further apart than that.
+  """
+  windows = ndimage.find_objects(labels)
+  parent = list(range(len(windows) + 1))
+
+  def root(k):
+    while parent[k] != k:
+      parent[k] = parent[parent[k]]
+      k = parent[k]
+    return k
+
+  spans = [(k, w) for k, w in enumerate(windows, 1) if w is not None]
+  for i, (a, wa) in enumerate(spans):
+    for b, wb in spans[i + 1:]:
+      overlap = min(wa[0].stop, wb[0].stop) - max(wa[0].start, wb[0].start)
+      height = min(wa[0].stop - wa[0].start, wb[0].stop - wb[0].start)
+      gap = max(wa[1].start, wb[1].start) - min(wa[1].stop, wb[1].stop)
+      if overlap >= 0.5 * height and gap <= max_gap * height:
+        parent[root(b)] = root(a)
+  lookup = np.array([root(k) for k in range(len(parent))])
+  return lookup[labels]
+
+
 def decode_lines(prob: np.ndarray, edges: np.ndarray | None = None, *,
                  threshold: float = 0.5, shrink: float = 0.5, stride: int = STRIDE,
-                 min_area: int = 3) -> list[dict[str, Any]]:
+                 min_area: int = 3, link_gap: float = 0.0) -> list[dict[str, Any]]:
   """One page's region probabilities `[h, w]` (and edge distances `[h, w, 2]`, in cells)
   -> its lines in working-image pixels.
 
@@ -44,7 +73,8 @@ def decode_lines(prob: np.ndarray, edges: np.ndarray | None = None, *,
   column, are the median over its cells of the cell centre minus / plus the predicted
   edge distances (without `edges`: the column's height grown by 1 / shrink about its
   centre), and whose ends are moved out by (1 / shrink - 1) / 2 of its core's median
-  height, i.e. (1 - shrink) / 2 of the line's.
+  height, i.e. (1 - shrink) / 2 of the line's. With `link_gap` > 0, pieces of one line
+  split by wide gaps are joined first (`link_pieces`, the gap in core heights).
 
   Returns:
     Per line: "polygon" float32 `[N, 2]` (top edge left to right, then bottom edge right
@@ -52,6 +82,8 @@ def decode_lines(prob: np.ndarray, edges: np.ndarray | None = None, *,
   """
   prob = np.asarray(prob)
   labels, _ = ndimage.label(prob > threshold)
+  if link_gap > 0:
+    labels = link_pieces(labels, link_gap)
   lines = []
   for k, window in enumerate(ndimage.find_objects(labels), 1):
     if window is None:
@@ -223,7 +255,7 @@ class Task(base.Task):
     """One page's maps -> its lines in working pixels (`decode_lines` by `config.detect`)."""
     d = self.config.detect
     return decode_lines(region, edges, threshold=d.threshold, shrink=d.shrink,
-                        min_area=d.min_area)
+                        min_area=d.min_area, link_gap=d.get("link_gap", 0.0))
 
   def records(self, batch, outputs):
     records = []
