@@ -31,6 +31,9 @@ WARMUP_S = 1.0  # Untimed calls before measuring, at least one.
 MIN_MEASURE_S = 1.0  # Timed calls continue past `repeats` until this much time is measured.
 _CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "online_ctc.py"
 _OFFLINE_CONFIG = _CONFIG.with_name("offline_crnn.py")
+_DETECT_CONFIG = _CONFIG.with_name("page_detect.py")
+PAGE_BATCH = 16  # Lines per recogniser call, as `htr recognize --detector` reads a page.
+PAGE_SIDE = 1024  # configs/page_detect.py's working side for synthetic pages (data.page_size).
 
 
 # ---------------------------------------------------------------------------
@@ -59,7 +62,8 @@ def timed(fn: Callable[[], Any], repeats: int, *, compile_s: float = 0.0) -> dic
     times.append(time.perf_counter() - start)
     cpu.append(time.process_time() - start_cpu)
   return {"compile_s": compile_s, "warmup_s": warmup, "times_s": times,
-          "median_s": float(np.median(times)), "cpu_median_s": float(np.median(cpu))}
+          "median_s": float(np.median(times)), "p95_s": float(np.percentile(times, 95)),
+          "cpu_median_s": float(np.median(cpu))}
 
 
 def per_second(result: dict[str, Any], items: int) -> dict[str, Any]:
@@ -294,6 +298,13 @@ def _offline_task(size: str):
   return config, tasks.get_task(config)
 
 
+def _init(task, batch):
+  """Fresh variables, jitted with a fast key: timing does not depend on the weights, and
+  threefry's initialisers take ~20-50 s to compile or run eagerly here."""
+  import jax
+  return jax.jit(task.init)(jax.random.key(0, impl="unsafe_rbg"), batch)
+
+
 def _placed_line(config, task, batch):
   """(variables, batch): fresh variables for `batch` placed by the config's rules on its
   mesh, and the one line replicated (whatever the device count, nothing to split)."""
@@ -302,7 +313,7 @@ def _placed_line(config, task, batch):
 
   from htr import sharding
   mesh = sharding.create_mesh(config.mesh)
-  variables = task.init(jax.random.key(0), batch)
+  variables = _init(task, batch)
   variables = jax.device_put(variables, sharding.tree_shardings(variables, mesh,
                                                                 config.sharding_rules))
   return variables, jax.device_put(batch, NamedSharding(mesh, PartitionSpec()))
@@ -352,6 +363,138 @@ def htr_offline_read(repeats: int, size: str = "small", width: int = inputs.LINE
   return {**milliseconds(timed(read, repeats, compile_s=compile_s)),
           "picture_shape": list(picture.shape), "read_width": int(first["input_lengths"][0]),
           "padded_width": int(first["inputs"].shape[2]), "params": _num_params(variables)}
+
+
+# ---------------------------------------------------------------------------
+# Pages (both sides share the host code; only the networks differ).
+# ---------------------------------------------------------------------------
+def detect_config(size: str = "small", page_size: int | None = None):
+  """configs/page_detect.py (synthetic pages: 1024-pixel working side) at `size`."""
+  spec = importlib.util.spec_from_file_location("page_detect", _DETECT_CONFIG)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(f"size={size}")
+  if page_size:
+    config.data.page_size = page_size
+  return config
+
+
+def _detect_task(size: str, page_size: int | None):
+  from htr import tasks
+  return tasks.get_task(detect_config(size, page_size))
+
+
+def _true_maps(task, example: dict[str, Any], page) -> tuple[np.ndarray, np.ndarray]:
+  """The region and edge maps of the page's true lines (`line_targets`, as the detector
+  is trained to predict them)."""
+  from htr.data import registry
+  d = task.config.data
+  targets = registry.build(f"line_targets(stride=4, shrink={d.shrink}, "
+                           f"max_lines={d.max_lines})")
+  polygons = [line.polygon * example["scale"] for line in page.lines]
+  out = targets({**example, "polygons": polygons}, np.random.default_rng(0))
+  return out["region"], out["edges"]
+
+
+def _page_reader(task, detect: Callable[[np.ndarray], Any], recognise):
+  """read(): the page's PNG bytes -> the page read, in two parts.
+
+  Detection, `htr recognize --detector`'s first half (htr/cli.py): decode the image, fit
+  it (`pp_predict`), run `detect` (a network: fitted page -> maps, on the host) and
+  decode maps into lines on the host (`Task.page_lines`). An untrained detector finds no
+  lines, so the maps decoded are the page's true ones (`_true_maps`), a trained
+  detector's output at its best; their lines are not read.
+  Reading, `htr recognize --lines`' way (`page_reading.read_page_lines`): the page's
+  true lines, put in reading order by XY-cut, each cut from the page (`crop_line`) and
+  read by `recognise` in batches of PAGE_BATCH. The two sides differ only in `detect`
+  and `recognise`.
+  """
+  import dataclasses
+
+  from htr import inputs as htr_inputs
+  from htr.image import page_reading
+  png = inputs.page_png()
+  picture, page = inputs.page()
+  region, edges = _true_maps(task, task.prepare(picture, "page"), page)
+  given = dataclasses.replace(page, ordered=False)  # Its order is found by XY-cut.
+
+  def read():
+    pixels = htr_inputs.decode_image(png, "page")
+    example = task.prepare(pixels, "page")
+    detect(example["image"])
+    task.page_lines(region, edges, float(example["scale"]), example["original_size"])
+    return page_reading.read_page_lines(pixels, given, recognise, batch_size=PAGE_BATCH,
+                                        where="page")
+  return read
+
+
+def _page_result(read, repeats: int, compile_s: float) -> dict[str, Any]:
+  """ms per page; the first call (untimed, in `compile_s`) compiles what jit compiles
+  on first use. Refuses a reading of another number of lines than the page's."""
+  start = time.perf_counter()
+  reading = read()
+  compile_s += time.perf_counter() - start
+  lines = len(reading.page.lines) - len(reading.failed)
+  if lines != inputs.PAGE_LINES:
+    raise ValueError(f"{lines} lines read, the page has {inputs.PAGE_LINES}")
+  return {**milliseconds(timed(read, repeats, compile_s=compile_s)), "lines": lines}
+
+
+def _htr_detector(size: str, page_size: int | None):
+  """(task, params, compile seconds, detect): the detect task's predict jitted and
+  compiled for one fitted page, and a call from a host page `[S, S, 1]` to host maps."""
+  import jax
+  task = _detect_task(size, page_size)
+  batch = {"image": task.prepare(inputs.page()[0], "page")["image"][None]}
+  # Fully convolutional: the parameters of any page size.
+  variables = _init(task, {"image": np.zeros((1, 64, 64, 1), np.float32)})
+  start = time.perf_counter()
+  predict = jax.jit(task.predict).lower(variables, batch).compile()
+  compile_s = time.perf_counter() - start
+
+  def detect(image: np.ndarray) -> dict[str, np.ndarray]:
+    return jax.tree.map(np.asarray, predict(variables, {"image": image[None]}))
+  return task, _num_params(variables), compile_s, detect
+
+
+def htr_page_detect(repeats: int, size: str = "small", page_size: int | None = None
+                    ) -> dict[str, Any]:
+  """The fitted page from the host through the detect task's jitted predict to its maps
+  on the host."""
+  task, params, compile_s, detect = _htr_detector(size, page_size)
+  image = task.prepare(inputs.page()[0], "page")["image"]
+  return {**milliseconds(timed(lambda: detect(image), repeats, compile_s=compile_s)),
+          "input_shape": [1, *image.shape], "params": params}
+
+
+def _htr_line_reader(size: str):
+  """(params, recogniser): the offline CTC task's prepare (`line_image`) and a jitted
+  predict over each collated batch, as `htr.predict.Predictor` runs them."""
+  import jax
+
+  from htr.data import pipeline
+  from htr.data.bucketing import collate
+  from htr.image import page_pipeline
+  config, task = _offline_task(size)
+  variables, _ = _placed_line(config, task, task.dummy_batch(1))
+  pad = {"inputs": task.padding()[0]["inputs"]}
+  predict = jax.jit(task.predict)
+
+  def run(examples):
+    batch = pipeline.host_batch(collate(examples, pad, len(examples)), pad)
+    return task.results(jax.tree.map(np.asarray, predict(variables, batch)))
+  return _num_params(variables), page_pipeline.recogniser(task.prepare, run)
+
+
+def htr_page_read(repeats: int, size: str = "small", line_size: str = "small",
+                  page_size: int | None = None) -> dict[str, Any]:
+  """The page read end to end (`_page_reader`): htr's detector and its offline CRNN
+  reading the lines."""
+  task, params, compile_s, detect = _htr_detector(size, page_size)
+  line_params, recognise = _htr_line_reader(line_size)
+  read = _page_reader(task, detect, recognise)
+  return {**_page_result(read, repeats, compile_s),
+          "params": {"detector": params, "recogniser": line_params}}
 
 
 # ---------------------------------------------------------------------------
@@ -472,3 +615,49 @@ def peer_offline_read(repeats: int, width: int = inputs.LINE_WIDTH) -> dict[str,
             recognise(peer_crnn.prepare(picture, inputs.LINE_HEIGHT, width))]
   return {**milliseconds(timed(read, repeats)), "picture_shape": list(picture.shape),
           "params": _peer_params(model)}
+
+
+def _peer_detector(size: str, page_size: int | None):
+  """(htr's detect task, for the host code; the PyTorch detector of its shape)."""
+  import torch
+
+  from bench import peer_detector
+  task = _detect_task(size, page_size)
+  torch.manual_seed(0)
+  model = peer_detector.LineDetector(
+      **{k: v for k, v in task.config.model.items() if k != "name"}, num_maps=3)
+  return task, model
+
+
+def peer_page_detect(repeats: int, size: str = "small", page_size: int | None = None
+                     ) -> dict[str, Any]:
+  """The same fitted page through the PyTorch detector to the same maps on the host."""
+  from bench import peer_detector
+  task, model = _peer_detector(size, page_size)
+  image = task.prepare(inputs.page()[0], "page")["image"]
+  detect = peer_detector.detect_fn(model)
+  return {**milliseconds(timed(lambda: detect(image), repeats)),
+          "input_shape": [1, 1, *image.shape[:2]], "params": peer_detector.num_params(model)}
+
+
+def peer_page_read(repeats: int, size: str = "small", page_size: int | None = None
+                   ) -> dict[str, Any]:
+  """The same page, the same host code (`_page_reader`), the PyTorch detector and the
+  CRNN of seed 004's kind reading each cut line as a fixed-size pipeline does
+  (`peer_crnn.prepare`: 64 x LINE_WIDTH), PAGE_BATCH lines a call."""
+  import torch
+
+  from bench import peer_crnn, peer_detector
+  from htr.text.alphabet import Alphabet
+  task, model = _peer_detector(size, page_size)
+  crnn, recognise_lines = _peer_crnn()
+  alphabet = Alphabet.named("iam_ondb")
+
+  def recognise(images):
+    batch = torch.cat([peer_crnn.prepare(image, inputs.LINE_HEIGHT, inputs.LINE_WIDTH)
+                       for image in images])
+    return [{"text": alphabet.decode(ids)} for ids in recognise_lines(batch)]
+  read = _page_reader(task, peer_detector.detect_fn(model), recognise)
+  return {**_page_result(read, repeats, 0.0),
+          "params": {"detector": peer_detector.num_params(model),
+                     "recogniser": _peer_params(crnn)}}

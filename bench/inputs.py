@@ -6,10 +6,14 @@ log-normal with mu 6.59, sigma 0.326; about 18 points per character.
 
 Offline cases read a picture of a line instead: htr's synthetic ink writer,
 rendered and degraded as a scanner sees it (`line_picture`), and that picture
-read into the recognisers' input (`line_input`).
+read into the recognisers' input (`line_input`). Page cases read a synthetic
+handwritten page of known lines (`page`).
 """
 
 from __future__ import annotations
+
+import functools
+import io
 
 import numpy as np
 
@@ -131,3 +135,31 @@ def line_input(height: int = LINE_HEIGHT, width: int = LINE_WIDTH, seed: int = 0
   line = lines.prepare_line(line_picture(width, seed), height=height, max_width=4 * width)
   resized = Image.fromarray(line, mode="F").resize((width, height), Image.Resampling.BILINEAR)
   return np.clip(np.asarray(resized, np.float32), 0.0, 1.0)
+
+
+PAGE_LINES = 25  # Lines on the page of the page cases (issue 18: "~25 lines").
+PAGE_WIDTH = 950  # Pixels: a synthetic_pages page (850-1050 wide, ~1.4 times as high).
+
+
+@functools.lru_cache(maxsize=4)
+def page(lines: int = PAGE_LINES, width: int = PAGE_WIDTH, seed: int = 0):
+  """(uint8 RGB `[H, width, 3]` picture, its Page): a handwritten note of exactly `lines`
+  lines by htr's synthetic pages (`page_layouts`, `synthetic_pages.draw_page`), the first
+  layout of that many lines in the seed's stream, photographed as the dataset's are."""
+  from htr.image import page_layouts, synthetic_pages
+  from htr.ink import synthetic
+  for i in range(1000):
+    rng = np.random.default_rng([seed, i])
+    layout = page_layouts.sample_layout("note", i % page_layouts.TEMPLATES, width, rng)
+    if len(layout.slots) == lines:
+      writers = [synthetic.sample_writer(np.random.default_rng([seed, i, k])) for k in (0, 1)]
+      return synthetic_pages.draw_page(layout, writers, rng)
+  raise ValueError(f"no note of {lines} lines in 1000 layouts")
+
+
+def page_png(lines: int = PAGE_LINES, width: int = PAGE_WIDTH, seed: int = 0) -> bytes:
+  """`page` as PNG bytes: what a reader decodes."""
+  from PIL import Image
+  buffer = io.BytesIO()
+  Image.fromarray(page(lines, width, seed)[0]).save(buffer, format="PNG")
+  return buffer.getvalue()

@@ -59,8 +59,9 @@ def recognise_fn(model: SeedCRNN) -> Callable[[torch.Tensor], list[list[int]]]:
 
 
 def prepare(picture: np.ndarray, height: int, width: int) -> torch.Tensor:
-  """A grey picture -> `[1, 1, height, width]` in [0, 1], ink high: a fixed-size
-  pipeline's resize (no crop, the aspect ratio not kept) and scaling."""
-  resized = Image.fromarray(picture).resize((width, height), Image.Resampling.BILINEAR)
+  """A grey (or RGB) picture -> `[1, 1, height, width]` in [0, 1], ink high: a fixed-size
+  pipeline's grey conversion, resize (no crop, the aspect ratio not kept) and scaling."""
+  grey = Image.fromarray(picture).convert("L")
+  resized = grey.resize((width, height), Image.Resampling.BILINEAR)
   ink = 1.0 - np.asarray(resized, np.float32) / 255.0
   return torch.from_numpy(ink)[None, None]

@@ -60,6 +60,13 @@ CASES = [
     Case("offline_read", f"read 1 grey picture {inputs.LINE_WIDTH} px wide to text, same models "
          "(htr: line_image prep; peer: resize)", "ms", False, cases.htr_offline_read,
          cases.peer_offline_read),
+    Case("page_detect", f"detect the lines of 1 page {cases.PAGE_SIDE}x{cases.PAGE_SIDE}: htr "
+         "line_detector small vs the same network in PyTorch", "ms", False,
+         cases.htr_page_detect, cases.peer_page_detect),
+    Case("page_read", f"read 1 page of {inputs.PAGE_LINES} lines end to end (decode, fit, "
+         "detector, host decoding, crops, line recogniser, reading order): htr vs the "
+         "PyTorch detector + the seed-004-kind CRNN", "ms", False, cases.htr_page_read,
+         cases.peer_page_read),
     Case("compiles", f"jit compilations over a bucketed epoch of {cases.EPOCH_LINES} lines",
          "count", False, cases.htr_compiles, None),
 ]

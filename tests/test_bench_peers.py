@@ -90,3 +90,48 @@ def test_offline_cases_run(monkeypatch, case, impl):
   assert len(result["times_s"]) == 2 and result["value"] > 0 and result["params"] > 0
   if impl == "htr" and case == "offline_read":
     assert result["padded_width"] >= result["read_width"] > 64
+
+
+@pytest.mark.parametrize("size", ["tiny", "small"])
+def test_torch_detector_peer_has_htr_detectors_layers(size):
+  """Every parameter of htr's line detector has a PyTorch twin of the same shape (Flax
+  kernels HWIO, PyTorch's OIHW), and the maps come out at stride 4."""
+  pytest.importorskip("torch")
+  import jax
+
+  from bench import cases, peer_detector
+  task = cases._detect_task(size, 64)
+  batch = {"image": np.zeros((1, 64, 64, 1), np.float32)}
+  shapes = jax.eval_shape(task.init, jax.random.key(0), batch)["params"]
+  ours = sorted(tuple(s.shape[::-1][:2] + s.shape[:2]) if len(s.shape) == 4 else s.shape
+                for s in jax.tree.leaves(shapes))
+  model = cases._peer_detector(size, 64)[1]
+  assert sorted(tuple(p.shape) for p in model.parameters()) == ours
+  maps = peer_detector.detect_fn(model)(batch["image"][0])
+  assert maps["region"].shape == (16, 16) and maps["edges"].shape == (16, 16, 2)
+
+
+def test_bench_page_is_a_note_of_the_stated_lines():
+  picture, page = inputs.page()
+  assert len(page.lines) == inputs.PAGE_LINES and picture.shape == (page.height, page.width, 3)
+  assert picture.shape[1] == inputs.PAGE_WIDTH
+
+
+@pytest.mark.parametrize("impl", ["htr", "peer"])
+@pytest.mark.parametrize("case", ["page_detect", "page_read"])
+def test_page_cases_run(monkeypatch, case, impl):
+  """The page cases, small: tiny detectors on a 256-pixel working page (htr: a tiny
+  CRNN); both read all the page's lines."""
+  if impl == "peer":
+    pytest.importorskip("torch")
+  from bench import cases
+  monkeypatch.setattr(cases, "WARMUP_S", 0.0)
+  monkeypatch.setattr(cases, "MIN_MEASURE_S", 0.0)
+  kwargs = {"line_size": "tiny"} if impl == "htr" and case == "page_read" else {}
+  result = getattr(cases, f"{impl}_{case}")(2, size="tiny", page_size=256, **kwargs)
+  assert len(result["times_s"]) == 2 and result["value"] > 0
+  assert result["p95_s"] >= result["median_s"]
+  if case == "page_read":
+    assert result["lines"] == inputs.PAGE_LINES and result["params"]["recogniser"] > 0
+  else:
+    assert result["input_shape"] in ([1, 256, 256, 1], [1, 1, 256, 256])
