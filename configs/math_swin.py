@@ -22,9 +22,12 @@ renders ink as training did and answers in LaTeX):
   htr serve --models=/srv/htr-models
 
 Arguments (after the colon): data=synthetic|mathwriting|crohme, size=tiny|small|base,
+encoder=swin|conv (the seed's Swin, or a convolutional encoder as WAP/CoMER use),
 model_axis=N (devices per tensor-parallel group: parameters sharded over the mesh's
 "model" axis by SHARDING_RULES), runlocal (two steps with small batches on tiny data, for
-laptops and tests).
+laptops and tests), overfit=N (the recipe check: train and evaluate on the first N
+training expressions, no augmentation, dropout or label smoothing; a model that can
+learn must read them all exactly).
 """
 
 import ml_collections
@@ -48,6 +51,16 @@ SIZES = {
         decoder=dict(num_layers=8, dim=256, num_heads=8, mlp_dim=1024), image_height=128),
 }
 
+# The convolutional alternative (encoder=conv, htr/models/conv_encoder.py): WAP/CoMER's
+# kind of encoder, at stride 8 (small) where Swin small works at 16.
+CONV_ENCODERS = {
+    "tiny": dict(features=(8, 16, 16), pools=((2, 2), (2, 2), (2, 2))),
+    "small": dict(features=(32, 64, 96, 128, 160),
+                  pools=((2, 2), (2, 2), (1, 1), (2, 2), (1, 1))),
+    "base": dict(features=(64, 128, 128, 256, 256, 384),
+                 pools=((2, 2), (1, 1), (2, 2), (1, 1), (2, 2), (2, 2))),
+}
+
 DATASETS = {
     # TFDS name, train split, eval split, test split.
     "synthetic": ("synthetic_math/small", "train", "validation", "test"),
@@ -66,10 +79,12 @@ SHARDING_RULES = (
     (r"cross_q/kernel$", (None, "model", None)),                  # [in, heads, dh]
     (r"cross_q/bias$", ("model", None)),
     (r"(attention_out|self_out|cross_out)/kernel$", ("model", None, None)),  # [heads, dh, out]
-    (r"relative_position_bias$", (None, "model")),                # [positions, heads]
     (r"mlp_in/kernel$", (None, "model")),                         # [in, hidden]
     (r"mlp_in/bias$", ("model",)),
     (r"mlp_out/kernel$", ("model", None)),                        # [hidden, out]
+)
+SWIN_SHARDING_RULES = (
+    (r"relative_position_bias$", (None, "model")),                # [positions, heads]
 )
 
 _RENDER = "render_ink(height={image_height}, pen_width={pen_width}, max_width={max_width})"
@@ -83,7 +98,10 @@ _PP_TRAIN = ("decode_ink|random_affine(p=0.8, scale=(0.9, 1.1), aspect=(0.85, 1.
 
 
 def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, data="synthetic", size="small", model_axis=1, runlocal=False)
+  arg = config_lib.parse_arg(arg, data="synthetic", size="small", encoder="swin",
+                             model_axis=1, runlocal=False, overfit=0)
+  if arg.encoder not in ("swin", "conv"):
+    raise ValueError(f"unknown encoder={arg.encoder!r}; known: swin, conv")
   if arg.data not in DATASETS:
     raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
   size = SIZES[arg.size]
@@ -119,8 +137,9 @@ def get_config(arg=None):
 
   config.model = ml_collections.ConfigDict()
   config.model.name = "transformer_decoder"  # htr/models/transformer_decoder.Model.
-  config.model.encoder = dict(name="swin.Swin", **size["encoder"])  # htr/models/swin.py.
-  config.model.encoder["dropout"] = 0.1  # Encoder residual-branch dropout.
+  config.model.encoder = (dict(name="swin.Swin", **size["encoder"]) if arg.encoder == "swin"
+                          else dict(name="conv_encoder", **CONV_ENCODERS[arg.size]))
+  config.model.encoder["dropout"] = 0.1  # Encoder dropout (Swin: on residual branches).
   config.model.decoder = dict(size["decoder"])  # htr/models/transformer_decoder.Decoder.
   config.model.decoder["max_length"] = data.max_tokens  # Positions the decoder can see.
   config.model.decoder["positions"] = "sinusoidal"  # "sinusoidal" (the seed's) or "learned".
@@ -131,7 +150,8 @@ def get_config(arg=None):
   config.decode.length_alpha = 1.0    # Hypotheses ranked by log-prob / length**alpha.
 
   config.mesh = (("data", -1), ("model", arg.model_axis))  # Tensor parallel over "model".
-  config.sharding_rules = SHARDING_RULES  # Which parameters split over "model".
+  config.sharding_rules = SHARDING_RULES + (  # Which parameters split over "model".
+      SWIN_SHARDING_RULES if arg.encoder == "swin" else ())
   config.batch_size = 32
   config.eval_batch_size = 64
   config.num_train_steps = 3000 if arg.data == "synthetic" else 100_000
@@ -145,9 +165,28 @@ def get_config(arg=None):
   config.optimizer.weight_decay = 0.05
   config.optimizer.grad_clip_norm = 1.0
 
+  if arg.overfit:
+    _overfit(config, arg.overfit)
   if arg.runlocal:
     config_lib.runlocal(config)
     data.window_batches = 2
     if arg.data == "synthetic":
       data.name = "synthetic_math/tiny"
   return config
+
+
+def _overfit(config: ml_collections.ConfigDict, n: int) -> None:
+  """Memorise the first `n` training expressions: what the model and loss can learn at
+  all, apart from how well they generalise."""
+  data = config.data
+  data.train_split = data.eval_split = data.test_split = f"{data.train_split}[:{n}]"
+  data.pp_train = ("decode_ink|" + _RENDER + "|encode_latex(vocab={vocab!r}, key={label_key!r})"
+                   "|keep(keys=('id', 'image', 'tokens'))")
+  config.model.encoder["dropout"] = 0.0
+  config.model.decoder["dropout"] = 0.0
+  config.label_smoothing = 0.0
+  config.optimizer.weight_decay = 0.0
+  config.optimizer.warmup_steps = 100
+  config.num_train_steps = 2000
+  config.eval_every = 250
+  config.eval_max_batches = None

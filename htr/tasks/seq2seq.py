@@ -99,15 +99,16 @@ class Task(base.Task):
 
   # -- training -------------------------------------------------------------
   def loss(self, params, model_state, batch, rng):
-    logits = self.model.apply({"params": params, **model_state}, **self.model_inputs(batch),
-                              train=True, rngs={"dropout": rng})
+    logits, updates = self.model.apply(
+        {"params": params, **model_state}, **self.model_inputs(batch), train=True,
+        rngs={"dropout": rng}, mutable=list(model_state))  # e.g. a conv encoder's BatchNorm.
     targets = batch["tokens"][:, 1:]
     weight = (targets != PAD) * batch["mask"][:, None]
     per_token = cross_entropy(logits, targets, self.config.label_smoothing)
     total = jnp.maximum(jnp.sum(weight), 1.0)
     loss = jnp.sum(per_token * weight) / total
     accuracy = jnp.sum((jnp.argmax(logits, -1) == targets) * weight) / total
-    return loss, (model_state, {"loss": loss, "token_accuracy": accuracy})
+    return loss, (updates, {"loss": loss, "token_accuracy": accuracy})
 
   # -- inference ------------------------------------------------------------
   def predict(self, variables, batch):
