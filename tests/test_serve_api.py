@@ -3,6 +3,7 @@ validation errors, health and metrics. Recognition itself: test_serve_models.py.
 
 import asyncio
 import concurrent.futures
+import threading
 import time
 
 import pytest
@@ -253,6 +254,40 @@ def test_batcher_groups_concurrent_requests_of_one_bucket_only():
   assert all(len({item % 3 for item in batch}) == 1 for batch in batches)
   assert all(len(batch) in (1, 2, 4, 8) for batch in batches)  # Compiled sizes, no copies.
   assert max(len(batch) for batch in batches) == 8
+
+
+def test_batcher_runs_the_fullest_bucket_first_until_an_example_waited_too_long():
+  batches = []
+  started = threading.Event()
+  release = threading.Event()
+
+  def run(items):
+    batches.append(list(items))
+    started.set()
+    release.wait(5)
+    return items
+
+  async def scenario(max_delay):
+    batcher = Batcher(_run_with_stages(run), max_batch=4, max_delay=max_delay,
+                      key=lambda item: item[0])
+    batcher.start()
+    first = asyncio.ensure_future(batcher.submit([("a", 0)]))
+    await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+    lone = asyncio.ensure_future(batcher.submit([("b", 1)]))  # Waits longest...
+    await asyncio.sleep(0.01)
+    crowd = asyncio.ensure_future(batcher.submit([("c", i) for i in range(4)]))
+    await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.gather(first, lone, crowd)
+    await batcher.stop()
+
+  _run(scenario(max_delay=10.0))
+  assert [b[0][0] for b in batches] == ["a", "c", "b"]  # ...but makes a batch of one.
+  batches.clear()
+  started.clear()
+  release.clear()
+  _run(scenario(max_delay=0.0))
+  assert [b[0][0] for b in batches] == ["a", "b", "c"]
 
 
 def test_batcher_reports_each_requests_stages():

@@ -361,7 +361,7 @@ def test_warm_up_runs_every_batch_bucket_with_lines_of_growing_length(monkeypatc
   # the sizes a Batcher forms (powers of two, no padding) are compiled.
   calls.clear()
   monkeypatch.setattr(model, "batch_seconds",
-                      lambda example, sizes: {1: 0.01, 2: 0.0125, 4: 4 / 240})
+                      lambda example, sizes, parallel: {1: 0.01, 2: 0.0125, 4: 4 / 240})
   model.warm_up(max_batch=5, words=3)
   assert model.batch_limit == 4 and sorted({len(c) for c in calls}) == [1, 2, 4]
 

@@ -96,7 +96,8 @@ class _State:
         t.queue_wait.labels(model.name).observe(wait)
 
     return Batcher(model.run_stages, max_batch=min(c.max_batch, model.batch_limit),
-                   max_wait=c.max_wait_ms / 1000, max_queue=c.max_queue, workers=c.workers,
+                   max_wait=c.max_wait_ms / 1000, max_delay=c.max_delay_ms / 1000,
+                   max_queue=c.max_queue, workers=c.workers,
                    key=model.batch_key, on_batch=on_batch)
 
   async def load(self) -> None:
@@ -106,7 +107,8 @@ class _State:
       c = self.config
       models = await loop.run_in_executor(None, load_models, c.models_dir, c.variant,
                                           c.max_batch, c.warm_up_words,
-                                          c.intra_op_threads, c.inter_op_threads)
+                                          c.intra_op_threads, c.inter_op_threads,
+                                          c.workers)
       for name, model in models.items():
         self.batchers[name] = self.batcher_for(model)
         self.batchers[name].start()

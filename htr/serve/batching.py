@@ -2,9 +2,10 @@
 
 Examples wait in one queue per length bucket (`key`), so a batch holds examples of
 one padded shape and nobody pays for the longest line of a mixed batch. A free
-worker takes the bucket whose first example has waited longest and runs the largest
-power of two of its examples up to `max_batch` (the sizes warm-up compiled, and no
-padding with copies), in a worker thread, so the event loop keeps accepting requests
+worker takes the fullest bucket (the bucket whose first example has waited longest
+among equals, or once that example has waited `max_delay`) and runs the largest power
+of two of its examples up to `max_batch` (the sizes warm-up compiled, and no padding
+with copies), in a worker thread, so the event loop keeps accepting requests
 meanwhile. While batches run the queues fill by themselves, so under load batches
 grow without anyone waiting for a timer; `max_wait` > 0 makes a lone example wait for
 company. `choose_batch_limit` picks `max_batch` from measured call times.
@@ -62,15 +63,18 @@ class Batcher:
   Attributes:
     max_batch: most items per call of `run`.
     max_wait: seconds the first item of a batch waits for company.
+    max_delay: seconds an item may be passed over for fuller buckets.
     max_queue: items allowed to wait; beyond it `submit` raises Overloaded.
   """
 
   def __init__(self, run: Callable[[list[Any]], tuple[Sequence[Any], dict[str, float]]], *,
-               max_batch: int = 32, max_wait: float = 0.0, max_queue: int = 1024,
+               max_batch: int = 32, max_wait: float = 0.0, max_delay: float = 0.5,
+               max_queue: int = 1024,
                workers: int = 1, key: Callable[[Any], Hashable] = lambda item: None,
                on_batch: Callable[[int, float, list[float]], None] | None = None):
     self._run, self._key = run, key
     self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait, max_queue
+    self.max_delay = max_delay
     self._workers = workers
     self._on_batch = on_batch
     self._buckets: dict[Hashable, collections.deque[_Pending]] = {}
@@ -117,24 +121,32 @@ class Batcher:
           stages[stage] = max(stages.get(stage, 0.0), seconds)
     return [result for result, _ in done]
 
-  def _oldest(self) -> Hashable:
-    """The key of the bucket whose first live item has waited longest (dropping items
-    whose client left, and empty buckets); `_NOTHING` if nothing waits."""
-    oldest, first = _NOTHING, None
+  def _next(self) -> Hashable:
+    """The key of the bucket to run next (dropping items whose client left, and empty
+    buckets), `_NOTHING` if nothing waits: the one that makes the largest batch, the
+    oldest first among those, unless an item has waited `max_delay`: then its bucket.
+    Bigger batches are cheaper per line."""
+    ranked = []
     for key, bucket in list(self._buckets.items()):
       while bucket and bucket[0].future.done():
         bucket.popleft()
         self._queued -= 1
       if not bucket:
         del self._buckets[key]
-      elif first is None or bucket[0].enqueued < first:
-        oldest, first = key, bucket[0].enqueued
-    return oldest
+      else:
+        size = batch_sizes(min(len(bucket), self.max_batch))[-1]
+        ranked.append((bucket[0].enqueued, -size, key))
+    if not ranked:
+      return _NOTHING
+    first, _, oldest = min(ranked)
+    if time.perf_counter() - first >= self.max_delay:
+      return oldest
+    return min(ranked, key=lambda r: (r[1], r[0]))[2]
 
   async def _take(self) -> list[_Pending]:
     async with self._changed:
       while True:
-        while (key := self._oldest()) is _NOTHING:
+        while (key := self._next()) is _NOTHING:
           await self._changed.wait()
         deadline = self._buckets[key][0].enqueued + self.max_wait
         while (len(self._buckets.get(key, ())) < self.max_batch

@@ -38,10 +38,13 @@ class ServeConfig:
       batches also stop at the size past which its measured lines/s stops growing.
     max_wait_ms: how long the first example of a batch waits for company (0: a free
       worker runs what is queued at once; under load batches fill while others run).
+    max_delay_ms: a free worker runs the length bucket that makes the largest batch;
+      an example passed over this long has its bucket run next.
     max_queue: examples allowed to wait per model before requests get 503.
     workers: model calls run in parallel per model (default: one per CPU core).
     intra_op_threads: threads one TensorFlow op may use (0: TensorFlow's default, all
-      cores); 1 with one worker per core is fastest for small graphs.
+      cores). The XLA executables of a graph run on this pool, so with 1 the workers'
+      calls take turns on one core.
     inter_op_threads: TensorFlow ops run at once (0: TensorFlow's default).
     prepare_workers: uploads decoded and preprocessed at once (bounds their memory).
     warm_up_words: before /readyz, each model runs every batch size up to max_batch
@@ -67,9 +70,10 @@ class ServeConfig:
   max_image_pixels: int = 4096 * 4096
   max_batch: int = 32
   max_wait_ms: float = 0.0
+  max_delay_ms: float = 500.0
   max_queue: int = 2048
   workers: int = dataclasses.field(default_factory=_cores)
-  intra_op_threads: int = 1
+  intra_op_threads: int = 0
   inter_op_threads: int = 0
   prepare_workers: int = 2
   warm_up_words: int = 12
@@ -80,6 +84,7 @@ class ServeConfig:
     at_least = {"burst": 1, "max_body_bytes": 1, "max_points": 1, "max_strokes": 1,
                 "max_batch_items": 1, "max_image_pixels": 1, "max_batch": 1,
                 "max_queue": 1, "workers": 1, "prepare_workers": 1, "rate": 0, "max_wait_ms": 0,
+                "max_delay_ms": 0,
                 "warm_up_words": 0, "intra_op_threads": 0, "inter_op_threads": 0,
                 "failed_auth_rate": 0, "failed_auth_burst": 1,
                 "max_headers": 1, "max_header_bytes": 1, "body_timeout_s": 0.001}

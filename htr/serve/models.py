@@ -172,30 +172,33 @@ class ServedModel:
     return self.run_stages(examples)[0]
 
   def batch_seconds(self, example: dict[str, np.ndarray], sizes: list[int],
-                    budget: float = 0.3) -> dict[int, float]:
-    """Median seconds per call of `size` copies of `example`, for each size in turn
-    (after a first, compiling call; calls for `budget` seconds), until lines/s falls
-    below the best so far."""
-    seconds: dict[int, float] = {}
-    for size in sizes:
-      batch = [example] * size
+                    rounds: int = 5, parallel: int = 1) -> dict[int, float]:
+    """Seconds per batch of `size` copies of `example`, for each size, with `parallel`
+    calls at once (as the server's workers make them): the fastest of `rounds` rounds
+    (each: every caller runs one batch; its wall time over `parallel`), taken in turns
+    over the sizes after a first, compiling call of each, so that other work on the
+    machine slows every size alike and shows least."""
+    import concurrent.futures
+    batches = {size: [example] * size for size in sizes}
+    for batch in batches.values():
       self.run(batch)
-      times, until = [], time.perf_counter() + budget
-      while len(times) < 3 or time.perf_counter() < until:
-        start = time.perf_counter()
-        self.run(batch)
-        times.append(time.perf_counter() - start)
-      seconds[size] = float(np.median(times))
-      if size / seconds[size] < max(n / s for n, s in seconds.items()):
-        break
+    seconds = {size: float("inf") for size in sizes}
+    with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+      for _ in range(rounds):
+        for size, batch in batches.items():
+          start = time.perf_counter()
+          list(pool.map(self.run, [batch] * parallel))
+          seconds[size] = min(seconds[size], (time.perf_counter() - start) / parallel)
     return seconds
 
-  def warm_up(self, max_batch: int = 1, words: int = 0, measure: bool = True) -> float:
+  def warm_up(self, max_batch: int = 1, words: int = 0, measure: bool = True,
+              parallel: int = 1) -> float:
     """Compiles the padded shapes requests are likely to bring; returns seconds.
 
     Each new input shape of an exported graph is an XLA compile (seconds), so they
     happen here, before /readyz, not on a client's time. With `measure`, the graph is
-    timed on a typical example at batch sizes 1, 2, 4, ... up to `max_batch`, and
+    timed on a typical example at batch sizes 1, 2, 4, ... up to `max_batch`, with
+    `parallel` calls at once (the server's workers), and
     `batch_limit` becomes the size past which lines/s stops growing; then every batch
     size up to it (else every padded size up to `max_batch`) runs the task's warm-up
     examples (for text models, synthetic lines of 1 to `words` words: the export pads
@@ -205,7 +208,7 @@ class ServedModel:
     examples = self.serving.warm_up(words)
     if measure:
       self.graph_seconds = self.batch_seconds(examples[len(examples) // 2],
-                                              batch_sizes(max_batch))
+                                              batch_sizes(max_batch), parallel=parallel)
       self.batch_limit = choose_batch_limit(self.graph_seconds)
       sizes = batch_sizes(self.batch_limit)
     else:
@@ -369,9 +372,10 @@ def set_threads(intra_op: int, inter_op: int) -> None:
 
 def load_models(models_dir: str, variant: str | None = None, max_batch: int = 1,
                 warm_up_words: int = 0, intra_op_threads: int = 0,
-                inter_op_threads: int = 0) -> dict[str, ServedModel | PageModel]:
+                inter_op_threads: int = 0, workers: int = 1
+                ) -> dict[str, ServedModel | PageModel]:
   """{name: model} for every subfolder of `models_dir`, each loaded and warmed up
-  (`ServedModel.warm_up`)."""
+  (`ServedModel.warm_up`, measured with `workers` calls at once)."""
   if not os.path.isdir(models_dir):
     raise InputError("no such models folder", path=models_dir)
   set_threads(intra_op_threads, inter_op_threads)
@@ -388,7 +392,7 @@ def load_models(models_dir: str, variant: str | None = None, max_batch: int = 1,
       model = loaded[os.path.realpath(folder)] = load_model(name, folder, variant)
     log.info("model %s (%s) from %s: warm-up %.2f s, batches of up to %d (graph lines/s "
              "by batch size: %s)", name, model.kind, model.path,
-             model.warm_up(max_batch, warm_up_words), model.batch_limit,
+             model.warm_up(max_batch, warm_up_words, parallel=workers), model.batch_limit,
              {n: round(n / s, 1) for n, s in getattr(model, "graph_seconds", {}).items()})
     models[name] = model
   return dict(sorted(models.items()))

@@ -27,10 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "(htr zoo list), exported once into --zoo_cache.")
   parser.add_argument("--zoo_cache", default=os.path.join("~", ".cache", "htr", "zoo"),
                       help="where zoo entries are exported for serving")
-  parser.add_argument("--xla_cache", default=os.path.join("~", ".cache", "htr", "tf_xla"),
-                      help="TensorFlow's persistent XLA cache: every input shape of a graph "
-                           "is an XLA compile (seconds each, minutes for a warm-up); a "
-                           "restarted server loads them from here instead ('' : off)")
+  parser.add_argument("--xla_cache", default="",
+                      help="a folder for TensorFlow's persistent XLA cache: every input "
+                           "shape of a graph is an XLA compile (seconds each, minutes for a "
+                           "warm-up), which a restarted server then loads from here; "
+                           "executables are for this machine's CPU, so never share the folder "
+                           "between machines (default: off)")
   parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
   parser.add_argument("--port", type=int, default=8000, help="port to listen on")
   parser.add_argument("--access_log", action="store_true", help="log every request")
