@@ -138,7 +138,7 @@ class Batcher:
         ranked.append((bucket[0].enqueued, -size, key))
     if not ranked:
       return _NOTHING
-    first, _, oldest = min(ranked)
+    first, _, oldest = min(ranked, key=lambda r: r[0])  # Keys need not be comparable.
     if time.perf_counter() - first >= self.max_delay:
       return oldest
     return min(ranked, key=lambda r: (r[1], r[0]))[2]
