@@ -12,6 +12,8 @@
   htr write "some text" --out=FILE.inkml         text -> synthetic ink of a random writer
   htr recognize [--model=NAME] FILE [...]        the same with a zoo entry (default: the
                                                  zoo's model for the files' kind)
+  htr evaluate_pages --detector=D --workdir=R     a page dataset read end to end: page CER,
+        [--data=page_layout/handwritten]         lines found, seconds per page (p50, p95)
   htr zoo list | add WORKDIR NAME | eval NAME    the model zoo (htr/zoo/)
   htr serve --models=DIR [--port=8000]           HTTP API + drawing page over exported models
 
@@ -152,6 +154,43 @@ def _read_page(args) -> int:
   return 0
 
 
+def _evaluate_pages(args) -> int:
+  """A detector and a line reader over a page dataset's split -> page CER and time."""
+  from htr import inputs
+  from htr.data import pipeline
+  from htr.image import page_eval, page_model, page_pipeline, page_reading, page_records
+  detector = _detector(args.detector)
+  predictor = _predictor(args, "image")
+  recognise = page_pipeline.recogniser(predictor.prepare, predictor.run)
+
+  def read(image, name: str) -> page_reading.PageReading:
+    (found,) = detector.run([detector.prepare(image, name)])
+    if not found["lines"]:  # Nothing found: every truth line is missed, not an error.
+      height, width = image.shape[:2]
+      return page_reading.PageReading(page_model.Page(name, width, height, (), ""))
+    return page_pipeline.read_detected(image, found["lines"], recognise, name=name,
+                                       batch_size=_BATCH, strict=False)
+
+  source = pipeline.load_source(args.data, args.split, data_dir=args.data_dir,
+                                manual_dir=args.manual_dir)
+  def pages():
+    for i in range(min(len(source), args.limit or len(source))):
+      record = source[i]
+      truth = page_records.record_to_page(record)
+      yield truth.image, inputs.decode_image(record["image_bytes"], truth.image,
+                                             formats=None), truth
+  types = args.line_types.split(",") if args.line_types else None
+  report = page_eval.evaluate(pages(), read, line_types=types)
+  report.update(data=args.data, split=args.split, line_types=types,
+                detector=args.detector, reader=args.workdir or args.saved_model or args.model)
+  if args.out:
+    with open(args.out, "w", encoding="utf-8") as f:
+      json.dump(report, f, indent=1, ensure_ascii=False)
+  print(f"{args.data}/{args.split}: " + ", ".join(
+      f"{k} {v:.4g}" for k, v in report["metrics"].items()))
+  return 0
+
+
 def _read_lines(predictor, paths: list[str], values: list) -> int:
   """Each image is a line of separated characters: segmented, each one read."""
   from htr.image import segment
@@ -276,6 +315,24 @@ def _add_page_arguments(verb: argparse.ArgumentParser) -> None:
                          "listed on stderr) instead of stopping")
 
 
+def _add_page_evaluation_arguments(verb: argparse.ArgumentParser) -> None:
+  verb.add_argument("--detector", required=True, help="a line detector's workdir, export "
+                    "or zoo entry")
+  reader = verb.add_mutually_exclusive_group(required=True)
+  reader.add_argument("--workdir", help="the line reader's workdir")
+  reader.add_argument("--saved_model", help="the line reader's export")
+  reader.add_argument("--model", help="the line reader's zoo entry")
+  verb.add_argument("--data", default="page_layout/handwritten",
+                    help="a page dataset (TFDS name; htr's page_layout records)")
+  verb.add_argument("--split", default="test", help="the split (e.g. test, validation)")
+  verb.add_argument("--data_dir", default=None, help="TFDS data dir")
+  verb.add_argument("--manual_dir", default=None, help="the pages' files, to build it")
+  verb.add_argument("--line_types", default=None, help="score only these line types "
+                    "(comma-separated, e.g. handwritten); default: every line with text")
+  verb.add_argument("--limit", type=int, default=None, help="the first N pages only")
+  verb.add_argument("--out", default=None, help="the JSON report (every page's texts)")
+
+
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog="htr", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -289,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
                       skip_bad_lines=False)
     if name == "recognize":
       _add_page_arguments(verb)
+  pages = commands.add_parser("evaluate_pages", help="a detector and a line reader over a "
+                               "page dataset: page CER, lines found, seconds per page")
+  _add_page_evaluation_arguments(pages)
+  pages.set_defaults(run=_evaluate_pages, beam_width=None, lm=None, model_axis=None)
   write = commands.add_parser("write", help="text -> InkML in a random synthetic writer's hand")
   write.add_argument("text", help="what to write (IAM-OnDB characters)")
   write.add_argument("--out", required=True, help="the InkML file to write")

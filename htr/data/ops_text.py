@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,6 +9,7 @@ import numpy as np
 from htr.data.registry import Example, register
 from htr.errors import InputError
 from htr.ink.records import as_text
+from htr.text import transcription
 from htr.text.alphabet import Alphabet
 from htr.text.vocabulary import BOS, EOS, UNK, Vocabulary
 
@@ -53,10 +53,6 @@ def get_keep(keys: tuple[str, ...]):
   return op
 
 
-# Decorative look-alikes in real transcriptions (../formats PAGES.md), as the letters read.
-_LOOK_ALIKES = str.maketrans({"ᗅ": "A", "ᗞ": "D", "ᑕ": "C", "\r": ""})
-
-
 @register("transcription")
 def get_transcription(key: str = "text", superscript: str = "^"):
   """A page transcription's conventions -> the text the ink shows: NFC, decorative
@@ -64,9 +60,9 @@ def get_transcription(key: str = "text", superscript: str = "^"):
   written 21st, raised). Struck or illegible text (`⟦…⟧`) raises InputError: the ink is
   there, its letters are not, so the line cannot teach or score a reader."""
   def op(example: Example) -> Example:
-    text = unicodedata.normalize("NFC", as_text(example[key])).translate(_LOOK_ALIKES)
+    text = transcription.shown(as_text(example[key]), superscript)
     if "⟦" in text or "⟧" in text:
       raise InputError(f"text {text!r} marks struck or illegible ink (⟦…⟧)",
                        sample_id=example.get("id"))
-    return {**example, key: text.replace(superscript, "") if superscript else text}
+    return {**example, key: text}
   return op
