@@ -292,11 +292,12 @@ class PageModel:
       results.append(page_pipeline.summary(reading))
     return results
 
-  def warm_up(self, max_batch: int = 1, words: int = 0) -> float:
-    """Both exports' warm-ups (`ServedModel.warm_up`), the reader's up to the batches of
-    lines a page brings; returns seconds."""
+  def warm_up(self, max_batch: int = 1, words: int = 0, parallel: int = 1) -> float:
+    """Both exports' warm-ups (`ServedModel.warm_up`, the detector's timed with
+    `parallel` calls at once), the reader's up to the batches of lines a page brings;
+    returns seconds."""
     from htr.image import page_reading
-    return (self.detector.warm_up(max_batch)
+    return (self.detector.warm_up(max_batch, parallel=parallel)
             + self.reader.warm_up(max(max_batch, page_reading.BATCH_SIZE), words,
                                   measure=False))
 
