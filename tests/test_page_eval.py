@@ -34,7 +34,7 @@ def test_a_perfect_reading_scores_zero_and_struck_ink_is_not_expected():
   read = _reader([("Dear Sir,", (10, 10, 190, 30)), ("21st of May", (10, 40, 190, 60)),
                   ("PRINTED", (10, 70, 190, 90))])
   report = page_eval.evaluate([("p.png", np.zeros((100, 200)), TRUTH)] * 2, read)
-  assert report["metrics"]["page_cer"] == 0.0
+  assert report["metrics"]["page_cer"] == 0.0 and report["metrics"]["order_accuracy"] == 1.0
   assert report["metrics"]["truth_lines"] == report["metrics"]["found_lines"] == 6
   assert report["pages"][0]["reference"] == "Dear Sir,\n21st of May\nPRINTED"
   assert report["metrics"]["seconds_p95"] >= report["metrics"]["seconds_p50"] >= 0
@@ -59,6 +59,20 @@ def test_a_missed_line_and_a_wrong_order_cost_their_text():
       [("PRINTED", (10, 70, 190, 90)), ("21st of May", (10, 40, 190, 60)),
        ("Dear Sir,", (10, 10, 190, 30))]))
   assert missed["metrics"]["page_cer"] > 0.5 and swapped["metrics"]["page_cer"] > 0.3
+  assert swapped["metrics"]["order_accuracy"] == 0.0  # None of the 3 pairs in order.
+  assert swapped["pages"][0]["order_pairs"] == 3
+
+
+def test_order_accuracy_counts_the_pairs_of_matched_lines_only():
+  """A line found twice, or found where no truth line is, is judged by the CER, not by
+  the order: the pairs are those of distinct truth lines found."""
+  read = _reader([("21st of May", (10, 40, 190, 60)), ("Dear Sir,", (10, 10, 190, 30)),
+                  ("Dear", (10, 10, 180, 30)),          # Same truth line again: not a pair.
+                  ("PRINTED", (10, 70, 190, 90)),
+                  ("noise", (150, 92, 190, 99))])      # Over nothing: not a pair.
+  report = page_eval.evaluate([("p.png", np.zeros((100, 200)), TRUTH)], read)
+  assert report["pages"][0]["order_pairs"] == 3 and report["pages"][0]["order_pairs_right"] == 2
+  assert report["metrics"]["order_accuracy"] == pytest.approx(2 / 3)
 
 
 def test_evaluate_pages_reads_a_page_dataset(line_detector, line_reader, data_dir, tmp_path,
