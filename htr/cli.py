@@ -67,11 +67,11 @@ def _print(path: str, result: dict, as_json: bool = False) -> None:
 
 def _recognize(args) -> int:
   from htr import inputs
-  if args.lines or args.detector:
+  if args.lines or args.detector or args.page:
     return _read_page(args)
   if args.format or args.out or args.skip_bad_lines:
     raise InputError("--format, --out and --skip_bad_lines write a page: give its lines "
-                     "with --lines=FILE, or a --detector to find them")
+                     "with --lines=FILE, or --page or a --detector to find them")
   values = [inputs.read_file(path) for path in args.files]
   predictor = _predictor(args, inputs.kind_of(values[0]))
   if args.line:
@@ -88,6 +88,16 @@ def _run_in_batches(predictor, examples: list) -> list[dict]:
   """`predictor.run` over `examples`, _BATCH at a time (memory stays bounded)."""
   return [result for start in range(0, len(examples), _BATCH)
           for result in predictor.run(examples[start:start + _BATCH])]
+
+
+def _zoo_detector() -> str:
+  """The folder of the zoo's default line detector (what --page finds lines with)."""
+  from htr import zoo
+  try:
+    return zoo.default_for("page").path
+  except InputError:
+    raise InputError("no zoo entry finds a page's lines: pass --detector (a detect "
+                     "workdir, its export or a zoo entry)") from None
 
 
 def _detector(source: str):
@@ -116,7 +126,8 @@ def _read_page(args) -> int:
   from htr import inputs
   from htr.image import page_pipeline, page_reading, page_writers
   if len(args.files) != 1 or args.line or args.json:
-    raise InputError(f"{'--lines' if args.lines else '--detector'} reads one page image "
+    flag = "--lines" if args.lines else "--detector" if args.detector else "--page"
+    raise InputError(f"{flag} reads one page image "
                      f"(and writes --format, not --json or --line); got {len(args.files)} "
                      "file(s)")
   image_path = args.files[0]
@@ -125,8 +136,8 @@ def _read_page(args) -> int:
     page = dataclasses.replace(page_reading.read_segmentation(args.lines), image=image_path)
     page_reading.check_size(image, page, lines_name=args.lines, image_name=image_path)
   else:
-    detector = _detector(args.detector)
-  predictor = _predictor(args, "image")
+    detector = _detector(args.detector or _zoo_detector())
+  predictor = _predictor(args, "line")
   if "image" not in predictor.accepts or predictor.returns != "text":
     raise InputError(f"the model reads {' or '.join(predictor.accepts)} into "
                      f"{predictor.returns}: a page needs a line recogniser (image -> text)",
@@ -156,11 +167,12 @@ def _read_page(args) -> int:
 
 def _evaluate_pages(args) -> int:
   """A detector and a line reader over a page dataset's split -> page CER and time."""
-  from htr import inputs
+  from htr import inputs, zoo
   from htr.data import pipeline
   from htr.image import page_eval, page_model, page_pipeline, page_reading, page_records
-  detector = _detector(args.detector)
-  predictor = _predictor(args, "image")
+  detector_source = args.detector or _zoo_detector()
+  detector = _detector(detector_source)
+  predictor = _predictor(args, "line")
   recognise = page_pipeline.recogniser(predictor.prepare, predictor.run)
 
   def read(image, name: str) -> page_reading.PageReading:
@@ -182,7 +194,8 @@ def _evaluate_pages(args) -> int:
   types = args.line_types.split(",") if args.line_types else None
   report = page_eval.evaluate(pages(), read, line_types=types)
   report.update(data=args.data, split=args.split, line_types=types,
-                detector=args.detector, reader=args.workdir or args.saved_model or args.model)
+                detector=detector_source,
+                reader=args.workdir or args.saved_model or args.model or zoo.default_for("line").source)
   if args.out:
     with open(args.out, "w", encoding="utf-8") as f:
       json.dump(report, f, indent=1, ensure_ascii=False)
@@ -264,7 +277,8 @@ def _add_zoo_arguments(zoo_parser: argparse.ArgumentParser) -> None:
   add.add_argument("--train_command", default="", help="the command the run was")
   add.add_argument("--cpu_hours", type=float, default=0.0, help="the run's compute")
   add.add_argument("--default_for", action="append", default=[],
-                   help="input kinds it is the zoo's default model for (ink, image)")
+                   help="input kinds it is the zoo's default model for (ink; image: a "
+                        "character; line: a line image; page: a line detector)")
   evaluate = verbs.add_parser("eval", help="measure an entry on a split")
   evaluate.add_argument("name", help="the entry (or a folder of one)")
   evaluate.add_argument("--split", required=True, help="the split")
@@ -307,6 +321,8 @@ def _add_page_arguments(verb: argparse.ArgumentParser) -> None:
   lines.add_argument("--detector", default=None, help="finds the lines: a line detector's "
                      "workdir (configs/page_detect.py), its export or a zoo entry; they "
                      "are put in reading order (XY-cut) and read")
+  lines.add_argument("--page", action="store_true", help="the image is a whole page: its "
+                     "lines found by the zoo's default line detector (as --detector)")
   page.add_argument("--format", default=None, choices=("json", "page", "alto"),
                     help="what to write: page JSON (default), PAGE-XML 2013 or ALTO v4")
   page.add_argument("--out", default=None, help="the file to write (default: stdout)")
@@ -316,9 +332,9 @@ def _add_page_arguments(verb: argparse.ArgumentParser) -> None:
 
 
 def _add_page_evaluation_arguments(verb: argparse.ArgumentParser) -> None:
-  verb.add_argument("--detector", required=True, help="a line detector's workdir, export "
-                    "or zoo entry")
-  reader = verb.add_mutually_exclusive_group(required=True)
+  verb.add_argument("--detector", default=None, help="a line detector's workdir, export "
+                    "or zoo entry (default: the zoo's default line detector)")
+  reader = verb.add_mutually_exclusive_group()
   reader.add_argument("--workdir", help="the line reader's workdir")
   reader.add_argument("--saved_model", help="the line reader's export")
   reader.add_argument("--model", help="the line reader's zoo entry")
@@ -342,8 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                           ("latex", "math ink files -> LaTeX and score (= recognize)")):
     verb = commands.add_parser(name, help=help_text)
     _add_model_arguments(verb)
-    verb.set_defaults(run=_recognize, lines=None, detector=None, format=None, out=None,
-                      skip_bad_lines=False)
+    verb.set_defaults(run=_recognize, lines=None, detector=None, page=False, format=None,
+                      out=None, skip_bad_lines=False)
     if name == "recognize":
       _add_page_arguments(verb)
   pages = commands.add_parser("evaluate_pages", help="a detector and a line reader over a "

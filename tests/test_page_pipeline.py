@@ -127,19 +127,39 @@ def test_exports_read_the_page_as_the_checkpoints_do(line_detector, line_reader,
               atol=0.1)
 
 
+def _entry(workdir: str, folder: str, default_for: list[str]) -> str:
+  """A float32 zoo entry of `workdir`'s checkpoint in `folder`."""
+  from htr import checkpoint, publish, zoo
+  task, variables, config = checkpoint.restore_for_inference(workdir)
+  zoo.write_entry(folder, name=os.path.basename(folder), variables=variables,
+                  config=publish.portable(config), task_metadata=task.metadata(),
+                  accepts=list(task.accepts), weights="float32",
+                  about={"default_for": default_for})
+  return folder
+
+
 def test_a_zoo_entry_detects_as_its_workdir(line_detector, line_reader, page_file, tmp_path,
                                             capsys):
-  from htr import checkpoint, publish, zoo
-  task, variables, config = checkpoint.restore_for_inference(line_detector[1])
-  folder = str(tmp_path / "detector-entry")
-  zoo.write_entry(folder, name="detector-entry", variables=variables,
-                  config=publish.portable(config), task_metadata=task.metadata(),
-                  accepts=list(task.accepts), weights="float32", about={})
+  folder = _entry(line_detector[1], str(tmp_path / "detector-entry"), [])
   want = _recognize([f"--detector={line_detector[1]}", f"--workdir={line_reader}", page_file],
                     capsys)
   for source in (folder, f"zoo:{folder}"):
     got = _recognize([f"--detector={source}", f"--workdir={line_reader}", page_file], capsys)
     assert got == want
+
+
+def test_htr_recognize_page_takes_the_zoos_detector_and_line_reader(
+    line_detector, line_reader, page_file, tmp_path, monkeypatch, capsys):
+  """`--page` with no model: the zoo's default for pages finds the lines and its default
+  for line images reads them, as the same models named on the command line do."""
+  from htr import zoo
+  want = _recognize([f"--detector={line_detector[1]}", f"--workdir={line_reader}", page_file],
+                    capsys)
+  monkeypatch.setattr(zoo, "ENTRIES", str(tmp_path))
+  _fails(["--page", page_file], capsys, "no zoo entry finds a page's lines", "--detector")
+  _entry(line_detector[1], str(tmp_path / "detector"), ["page"])
+  _entry(line_reader, str(tmp_path / "reader"), ["line"])
+  assert _recognize(["--page", page_file], capsys) == want
 
 
 def _fails(argv, capsys, *needles) -> None:

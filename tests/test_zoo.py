@@ -174,4 +174,4 @@ def test_each_input_kind_has_one_default_entry():
   """`htr recognize FILE` with no model takes the default for FILE's kind: one, not a tie."""
   from htr import zoo
   defaults = [kind for entry in zoo.entries() for kind in entry.manifest["default_for"]]
-  assert sorted(defaults) == sorted(set(defaults)) and {"ink", "image"} <= set(defaults)
+  assert sorted(defaults) == sorted(set(defaults)) and {"ink", "image", "line"} <= set(defaults)

@@ -87,8 +87,9 @@ def entries() -> list[Entry]:
 
 
 def default_for(kind: str) -> Entry:
-  """The shipped entry that reads `kind` ("ink", "image") best: the one its manifest
-  names the default for that kind."""
+  """The shipped entry that reads `kind` best ("ink"; "image": a character; "line": an
+  image of a line of text; "page": finds a page's lines): the one its manifest names the
+  default for that kind."""
   for candidate in entries():
     if kind in candidate.manifest.get("default_for", []):
       return candidate
