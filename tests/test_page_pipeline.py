@@ -190,6 +190,25 @@ def test_htr_recognize_detector_errors(line_detector, line_reader, page_file, tm
 # ---- the server's page model ----------------------------------------------------------
 
 
+def test_htr_serve_without_models_serves_the_zoos_page_model(line_detector, line_reader,
+                                                             page_file, tmp_path, monkeypatch,
+                                                             capsys):
+  """The zoo's default line detector and line reader are served together as "page"."""
+  from htr import inputs, zoo
+  from htr.serve import server
+  from htr.serve.models import load_models
+  entries = tmp_path / "entries"
+  _entry(line_detector[1], str(entries / "detector"), ["page"])
+  _entry(line_reader, str(entries / "reader"), ["line"])
+  monkeypatch.setattr(zoo, "ENTRIES", str(entries))
+  expected = _recognize(["--page", page_file], capsys)
+  models = load_models(server.zoo_models(str(tmp_path / "cache")))
+  assert sorted(models) == ["detector", "page", "reader"]
+  (result,) = models["page"].run([models["page"].prepare(inputs.read_image(page_file),
+                                                         page_file)])
+  assert result["text"] == expected["text"]
+
+
 def _page_models_dir(root, detector_export: str, reader_export: str) -> dict[str, str]:
   """root/page/page.json naming the detector and reader served beside it; returns the
   exports to link into root (as `serving_client` does)."""

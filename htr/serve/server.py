@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -53,9 +54,12 @@ def zoo_models(cache: str) -> str:
 
   Each entry is exported (float32 graph of its weights) once into `cache`, under its
   name and the first 12 hex digits of its weights' sha256, so a new version of an entry
-  is exported again and an unchanged one never is.
+  is exported again and an unchanged one never is. With a default line detector and a
+  default line reader in the zoo, a page model "page" joins them (`load_page_model`).
   """
   from htr import export, zoo
+  from htr.errors import InputError
+  from htr.serve.models import PAGE_MANIFEST
   cache = os.path.expanduser(cache)
   serving = os.path.join(cache, "serving")
   os.makedirs(serving, exist_ok=True)
@@ -68,6 +72,13 @@ def zoo_models(cache: str) -> str:
     if os.path.islink(link):
       os.remove(link)
     os.symlink(target, link)
+  try:
+    parts = {"detector": zoo.default_for("page").name, "reader": zoo.default_for("line").name}
+  except InputError:
+    return serving
+  os.makedirs(os.path.join(serving, "page"), exist_ok=True)
+  with open(os.path.join(serving, "page", PAGE_MANIFEST), "w", encoding="utf-8") as f:
+    json.dump({part: f"../{name}" for part, name in parts.items()}, f)
   return serving
 
 
