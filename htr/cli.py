@@ -193,9 +193,10 @@ def _evaluate_pages(args) -> int:
                                              formats=None), truth
   types = args.line_types.split(",") if args.line_types else None
   report = page_eval.evaluate(pages(), read, line_types=types)
+  reader_source = (args.workdir or args.saved_model or args.model
+                   or zoo.default_for("line").source)
   report.update(data=args.data, split=args.split, line_types=types,
-                detector=detector_source,
-                reader=args.workdir or args.saved_model or args.model or zoo.default_for("line").source)
+                detector=detector_source, reader=reader_source)
   if args.out:
     with open(args.out, "w", encoding="utf-8") as f:
       json.dump(report, f, indent=1, ensure_ascii=False)

@@ -35,6 +35,7 @@ PageReader = Callable[[np.ndarray, str], page_reading.PageReading]
 
 MATCH_IOU = 0.5  # Box IoU at which a found line is taken for a truth line (as for mAP@0.5).
 
+
 def _boxes(lines: Sequence[Line]) -> np.ndarray:
   """[N, 4] x, y, width, height: pycocotools' box layout."""
   corners = np.array([line.box for line in lines], np.float64).reshape(-1, 4)
