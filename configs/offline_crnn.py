@@ -17,7 +17,7 @@ datasets/page_lines), starting from a model trained on rendered ink:
       --config.data.manual_dir=~/pages --config.init_from=/tmp/htr/offline_iam \
       --config.optimizer.learning_rate=3e-4 --workdir=/tmp/htr/offline_pages
 
-Arguments (after the colon): data=synthetic|iam_ondb|pages|kaggle_names, size=tiny|small|base,
+Arguments (after the colon): data=synthetic|iam_ondb|pages|pages_iam|kaggle_names, size=tiny|small|base,
 model_axis (devices per BiLSTM: 2 runs its two directions on two devices, as for
 configs/online_ctc.py), runlocal (two steps with small batches on tiny data, for laptops
 and tests).
@@ -32,6 +32,7 @@ its ink.
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 from htr import config_lib
 from htr.models import bilstm
@@ -53,6 +54,9 @@ DATASETS = {
     "iam_ondb": ("iam_ondb", "trainset", "testset_v", "testset_f"),
     "pages": ("page_lines/handwritten", "train", "validation", "test"),  # Real page lines.
     "kaggle_names": ("kaggle_names", "train", "validation", "test"),  # Seed 004's names.
+    # A mixture (`_pages_iam_mixture`): real page lines, with IAM-OnDB's rendered
+    # strokes in training only; evaluated on the page lines alone.
+    "pages_iam": ("pages_iam", "train", "validation", "test"),
 }
 
 _LABELS = "|encode_text(alphabet={alphabet!r})|keep(keys=('id', 'inputs', 'labels'))"
@@ -67,6 +71,21 @@ _AUGMENT_STORED = ("|augment_line(p=0.8, max_width={max_width})|thickness(p=0.3,
 _PP_EVAL = ("decode_ink|render_ink(height={render_height}, pen_width=2.5)"
             "|degrade_scan(p_ruling=0.0, p_binary=0.0, p_jpeg=0.0, max_skew_deg=0.0)"
             + _READ)
+
+
+def _pages_iam_mixture() -> ml_collections.ConfigDict:
+  """Handwritten lines of real pages (a few hundred) and IAM-OnDB's strokes rendered as
+  scans (5,364 lines of 200 writers), half and half: fine-tuning on a few pages without
+  forgetting the many hands the model learnt from. Each component reads its lines into
+  `line_image`'s form; IAM-OnDB's files come from its own `manual_dir`."""
+  return ml_collections.ConfigDict({
+      "pages": dict(name="page_lines/handwritten", weight=0.5,
+                    pp=_READ.lstrip("|") + "|transcription",
+                    splits=dict(train="train", validation="validation", test="test")),
+      "iam_ondb": dict(name="iam_ondb", weight=0.5, pp=_PP_TRAIN,
+                       manual_dir=config_dict.placeholder(str),
+                       splits=dict(train="trainset", validation=None, test=None)),
+  })
 
 
 def line_data(arg: ml_collections.ConfigDict, train_labels: str = _LABELS,
@@ -93,6 +112,11 @@ def line_data(arg: ml_collections.ConfigDict, train_labels: str = _LABELS,
 
   if arg.data == "synthetic":  # Train re-renders the stored ink; eval reads the pictures.
     data.pp_eval = _READ.lstrip("|") + eval_labels
+  if arg.data == "pages_iam":  # Each component reads its own lines: labels in common.
+    data.mixture = _pages_iam_mixture()
+    data.pp_train = _AUGMENT_STORED.lstrip("|") + train_labels
+    data.pp_eval = eval_labels.lstrip("|")
+    data.skip_bad = True  # As for pages.
   if arg.data in ("pages", "kaggle_names"):  # Stored line images: read, then labelled.
     # Page transcriptions mark superscripts and struck ink (`transcription`).
     read = _READ.lstrip("|") + ("|transcription" if arg.data == "pages" else "")

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 from PIL import Image
 
 from htr import cli, export, train
@@ -193,3 +194,22 @@ def test_stored_line_images_train_the_crnn(tmp_path, load_config, data):
   config.num_train_steps = 1
   metrics = train.train_and_evaluate(config, str(tmp_path / "work"))
   assert metrics["num_examples"] > 0 and np.isfinite(metrics["cer"])
+
+
+def test_page_lines_mixed_with_rendered_iam_ondb_train_and_evaluate_on_the_pages_alone(
+    tmp_path, load_config):
+  """data=pages_iam: each component from its own manual dir; IAM-OnDB trains only."""
+  from htr_datasets.iam_ondb import fixture as iam_fixture
+  from htr_datasets.page_lines import fixture as pages_fixture
+  pages_fixture.write_fixture(tmp_path / "pages")
+  iam_fixture.write_fixture(tmp_path / "iam")
+  config = load_config("offline_crnn", "data=pages_iam,runlocal,size=tiny")
+  config.data.data_dir = str(tmp_path / "data")
+  config.data.manual_dir = str(tmp_path / "pages")
+  config.data.mixture.iam_ondb.manual_dir = str(tmp_path / "iam")
+  config.num_train_steps = 1
+  config.eval_max_batches = None  # Every validation line: page lines, and only them.
+  metrics = train.train_and_evaluate(config, str(tmp_path / "work"))
+  validation = tfds.data_source("page_lines/handwritten", split="validation",
+                                data_dir=str(tmp_path / "data"))
+  assert metrics["num_examples"] == len(validation) and np.isfinite(metrics["cer"])

@@ -146,6 +146,28 @@ def test_mixture_component_without_the_split_is_named():
     pipeline.load_components(data, "validation")
 
 
+def test_mixture_component_mapped_to_none_trains_only_and_brings_its_own_manual_dir(
+    monkeypatch):
+  import ml_collections
+  calls = []
+  monkeypatch.setattr(pipeline, "load_source", lambda name, split, **kw: calls.append(
+      (name, split, kw["manual_dir"])) or [name])
+  data = ml_collections.ConfigDict({"data_dir": None, "manual_dir": "~/pages", "mixture": {
+      "pages": {"name": "page_lines/handwritten", "weight": 0.5, "pp": "",
+                "splits": {"train": "train", "validation": "validation"}},
+      "iam": {"name": "iam_ondb", "weight": 0.5, "pp": "", "manual_dir": "~/iam",
+              "splits": {"train": "trainset", "validation": None}}}})
+  assert sorted(c.source for c in pipeline.load_components(data, "train")) == [
+      ["iam_ondb"], ["page_lines/handwritten"]]
+  assert sorted(calls) == [("iam_ondb", "trainset", "~/iam"),
+                           ("page_lines/handwritten", "train", "~/pages")]
+  assert [c.source for c in pipeline.load_components(data, "validation")] == [
+      ["page_lines/handwritten"]]
+  data.mixture.pages.splits.validation = None
+  with pytest.raises(ValueError, match="no mixture component has a split for 'validation'"):
+    pipeline.load_components(data, "validation")
+
+
 def test_split_expressions_are_checked_part_by_part(setup):
   config, source = setup
   name, data_dir = config.data.name, config.data.data_dir

@@ -100,18 +100,26 @@ def load_components(data: ml_collections.ConfigDict, split: str) -> list[Compone
   """The datasets of the logical `split`: `data.name`, or each of `data.mixture`.
 
   A mixture entry names its dataset, weight, ops and its own split for each
-  logical split, e.g. `splits=dict(train="train[:90%]", validation="train[90%:]")`.
+  logical split, e.g. `splits=dict(train="train[:90%]", validation="train[90%:]")`;
+  a split mapped to None leaves the component out of it (data that only helps
+  training, while evaluation measures the others). An entry's own `manual_dir`
+  overrides `data.manual_dir`: mixed datasets are downloaded to different places.
   """
-  kwargs = dict(data_dir=data.data_dir, manual_dir=data.manual_dir)
   if not data.get("mixture"):
-    return [Component(load_source(data.name, split, **kwargs))]
+    return [Component(load_source(data.name, split, data_dir=data.data_dir,
+                                  manual_dir=data.manual_dir))]
   components = []
   for key, part in data.mixture.items():
     if split not in part.splits:
       raise ValueError(f"mixture component {key!r} ({part.name}) has no split for {split!r}; "
                        f"it maps {sorted(part.splits)}")
-    components.append(Component(load_source(part.name, part.splits[split], **kwargs),
-                                part.weight, part.pp))
+    if part.splits[split] is None:
+      continue
+    source = load_source(part.name, part.splits[split], data_dir=data.data_dir,
+                         manual_dir=part.get("manual_dir") or data.manual_dir)
+    components.append(Component(source, part.weight, part.pp))
+  if not components:
+    raise ValueError(f"no mixture component has a split for {split!r}")
   return components
 
 
