@@ -196,7 +196,8 @@ def _evaluate_pages(args) -> int:
   reader_source = (args.workdir or args.saved_model or args.model
                    or zoo.default_for("line").source)
   report.update(data=args.data, split=args.split, line_types=types,
-                detector=detector_source, reader=reader_source)
+                detector=detector_source, reader=reader_source,
+                decode={"beam_width": args.beam_width, "lm": args.lm})
   if args.out:
     with open(args.out, "w", encoding="utf-8") as f:
       json.dump(report, f, indent=1, ensure_ascii=False)
@@ -346,6 +347,10 @@ def _add_page_evaluation_arguments(verb: argparse.ArgumentParser) -> None:
   verb.add_argument("--manual_dir", default=None, help="the pages' files, to build it")
   verb.add_argument("--line_types", default=None, help="score only these line types "
                     "(comma-separated, e.g. handwritten); default: every line with text")
+  verb.add_argument("--beam_width", type=int, default=None,
+                    help="the reader's beam width (default: its config's)")
+  verb.add_argument("--lm", default=None, help="character n-gram LM file for the "
+                    "reader's CTC beam (with --beam_width > 1)")
   verb.add_argument("--limit", type=int, default=None, help="the first N pages only")
   verb.add_argument("--out", default=None, help="the JSON report (every page's texts)")
 
@@ -366,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
   pages = commands.add_parser("evaluate_pages", help="a detector and a line reader over a "
                                "page dataset: page CER, lines found, seconds per page")
   _add_page_evaluation_arguments(pages)
-  pages.set_defaults(run=_evaluate_pages, beam_width=None, lm=None, model_axis=None)
+  pages.set_defaults(run=_evaluate_pages, model_axis=None)
   write = commands.add_parser("write", help="text -> InkML in a random synthetic writer's hand")
   write.add_argument("text", help="what to write (IAM-OnDB characters)")
   write.add_argument("--out", required=True, help="the InkML file to write")

@@ -88,3 +88,20 @@ def test_evaluate_pages_reads_a_page_dataset(line_detector, line_reader, data_di
   assert np.isfinite(metrics["page_cer"]) and metrics["seconds_p95"] > 0
   assert all({"reference", "prediction", "cer", "seconds"} <= set(p) for p in report["pages"])
   assert "page_layout_fixture/train: page_cer" in capsys.readouterr().out
+
+  # The reader's CTC beam with a character LM, as `htr recognize --lm` reads lines.
+  from htr.decode.lm import CharNgramLM
+  lm = tmp_path / "lm.npz"
+  CharNgramLM.train([p["reference"] for p in report["pages"]], order=3).save(lm)
+  assert cli.main(["evaluate_pages", f"--detector={line_detector[1]}",
+                   f"--workdir={line_reader}", "--data=page_layout_fixture", "--split=train",
+                   f"--data_dir={data_dir}", f"--out={out}", "--beam_width=4",
+                   f"--lm={lm}"]) == 0
+  report = json.loads(out.read_text())
+  assert report["decode"] == {"beam_width": 4, "lm": str(lm)}
+  assert np.isfinite(report["metrics"]["page_cer"])
+  missing = tmp_path / "no_such_lm.npz"
+  assert cli.main(["evaluate_pages", f"--detector={line_detector[1]}",
+                   f"--workdir={line_reader}", "--data=page_layout_fixture", "--split=train",
+                   f"--data_dir={data_dir}", "--beam_width=4", f"--lm={missing}"]) == 2
+  assert str(missing) in capsys.readouterr().err
