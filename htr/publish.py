@@ -5,11 +5,14 @@
 The entry's metrics are measured on the entry itself (its compressed weights), next to
 the run's float32 checkpoint on the same splits, so the manifest shows what compression
 cost. A run started from another entry (`init_from=zoo:OTHER`) continues that entry's
-chain: its runs, steps and compute add up in the manifest.
+chain: its runs, steps and compute add up in the manifest. An entry made the default for
+an input kind takes that role from the entry beside it that had it.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import tempfile
 from typing import Any
@@ -41,6 +44,9 @@ def portable(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict(config.to_dict())
   config.data.data_dir = None
   config.data.manual_dir = None
+  for part in config.data.get("mixture", {}).values():
+    if "manual_dir" in part:
+      part.manual_dir = None
   source = config.get("init_from")
   if source and not zoo.is_source(source):
     config.init_from = os.path.basename(os.path.normpath(source))
@@ -52,6 +58,26 @@ def _chain(config: ml_collections.ConfigDict, run: dict[str, Any]) -> list[dict[
   source = config.get("init_from")
   earlier = zoo.entry(source).manifest["training"]["chain"] if zoo.is_source(source) else []
   return [*earlier, run]
+
+
+def _take_defaults(folder: str, kinds: list[str]) -> list[str]:
+  """The entry in `folder` becomes the default for `kinds`: entries beside it give those
+  kinds up (`zoo.default_for` wants one per kind). Returns the names that gave one up."""
+  folder = os.path.normpath(folder)
+  parent = os.path.dirname(folder)
+  changed = []
+  for name in sorted(os.listdir(parent)):
+    path = os.path.join(parent, name)
+    manifest_path = os.path.join(path, zoo.MANIFEST)
+    if path == folder or not os.path.isfile(manifest_path):
+      continue
+    with open(manifest_path, encoding="utf-8") as f:
+      manifest = json.load(f)
+    kept = [kind for kind in manifest.get("default_for", []) if kind not in kinds]
+    if kept != manifest.get("default_for", []):
+      zoo.write_manifest(path, {**manifest, "default_for": kept})
+      changed.append(name)
+  return changed
 
 
 def add(workdir: str, name: str, *, splits: list[str], weights: str = "int8",
@@ -93,4 +119,6 @@ def add(workdir: str, name: str, *, splits: list[str], weights: str = "int8",
                   + (" --manual_dir=MANUAL_DIR" if config.data.get("manual_dir") else "")),
       "splits": list(splits)}
   zoo.write_manifest(folder, manifest)
+  for other in _take_defaults(folder, list(default_for)):
+    logging.info("%s is no longer the zoo's default for %s", other, ", ".join(default_for))
   return zoo.entry(folder)

@@ -68,6 +68,21 @@ def test_an_entry_holds_everything_its_manifest_promises(entries):
   assert manifest["metrics"] == manifest["metrics_float32_checkpoint"]
 
 
+def test_the_last_entry_made_default_for_a_kind_takes_it_from_the_others(entries):
+  """Both test entries were added as the default for ink, int8 last: it alone keeps it."""
+  assert zoo.entry(entries["int8"].path).manifest["default_for"] == ["ink"]
+  assert zoo.entry(entries["float32"].path).manifest["default_for"] == []
+
+
+def test_a_portable_config_names_no_folder_of_a_mixture_component(load_config):
+  config = load_config("offline_crnn", "data=pages_iam")
+  config.data.manual_dir = "/home/me/pages"
+  config.data.mixture.iam_ondb.manual_dir = "/home/me/iam_ondb"
+  kept = publish.portable(config)
+  assert kept.data.manual_dir is None and kept.data.mixture.iam_ondb.manual_dir is None
+  assert "/home/me" not in json.dumps(kept.to_dict())
+
+
 def test_an_entry_reads_ink_like_its_checkpoint(run, entries):
   _, workdir = run
   inks = _inks()
