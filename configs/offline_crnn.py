@@ -12,10 +12,14 @@ Read images of lines with it:
   htr recognize --workdir=/tmp/htr/offline line.png photo_of_a_word.jpg
 
 Fine-tune on handwritten lines of real pages (ALTO or PAGE-XML in ~/pages, see
-datasets/page_lines), starting from a model trained on rendered ink:
-  python -m htr.main --config=configs/offline_crnn.py:data=pages \
-      --config.data.manual_dir=~/pages --config.init_from=/tmp/htr/offline_iam \
-      --config.optimizer.learning_rate=3e-4 --workdir=/tmp/htr/offline_pages
+datasets/page_lines), starting from a model trained on rendered ink, with IAM-OnDB's
+strokes mixed into training so a few pages do not wash out its many writers (how the zoo's
+offline-pages-small was made; data=pages trains on the page lines alone):
+  python -m htr.main --config=configs/offline_crnn.py:data=pages_iam \
+      --config.data.manual_dir=~/pages --config.data.mixture.iam_ondb.manual_dir=~/iam_ondb \
+      --config.init_from=zoo:offline-iam-small --config.num_train_steps=800 \
+      --config.optimizer.learning_rate=5e-4 --config.optimizer.warmup_steps=50 \
+      --workdir=/tmp/htr/offline_pages
 
 Arguments (after the colon): data=synthetic|iam_ondb|pages|pages_iam|kaggle_names, size=tiny|small|base,
 model_axis (devices per BiLSTM: 2 runs its two directions on two devices, as for
