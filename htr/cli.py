@@ -34,20 +34,26 @@ from htr.errors import InputError
 _BATCH = 16  # Files per model call.
 
 
+def _model_source(args, kind: str) -> str:
+  """The model the arguments name: a SavedModel, a workdir, or a zoo entry (`--model`,
+  else the zoo's default for the files' `kind`)."""
+  if args.saved_model or args.workdir:
+    return args.saved_model or args.workdir
+  from htr import zoo
+  return (zoo.entry(args.model) if args.model else zoo.default_for(kind)).source
+
+
 def _predictor(args, kind: str):
-  """A `Predictor` over a workdir's checkpoint or a zoo entry (`--model`, else the zoo's
-  default for the files' `kind`), or the SavedModel as a server runs it."""
+  """A `Predictor` over a workdir's checkpoint or a zoo entry, or the SavedModel as a
+  server runs it (`_model_source`)."""
+  source = _model_source(args, kind)
   if args.saved_model:
     if args.beam_width is not None or args.lm is not None:
       raise InputError("--beam_width and --lm need --workdir: an exported model's search "
                        "is fixed in its graph when it is exported")
     from htr.serve.models import load_model
-    return load_model(os.path.basename(os.path.normpath(args.saved_model)), args.saved_model)
-  from htr import zoo
+    return load_model(os.path.basename(os.path.normpath(source)), source)
   from htr.predict import Predictor
-  source = args.workdir
-  if source is None:
-    source = (zoo.entry(args.model) if args.model else zoo.default_for(kind)).source
   return Predictor(source, decode={"beam_width": args.beam_width, "lm_path": args.lm},
                    model_axis=args.model_axis)
 
@@ -167,7 +173,7 @@ def _read_page(args) -> int:
 
 def _evaluate_pages(args) -> int:
   """A detector and a line reader over a page dataset's split -> page CER and time."""
-  from htr import inputs, zoo
+  from htr import inputs
   from htr.data import pipeline
   from htr.image import page_eval, page_model, page_pipeline, page_reading, page_records
   detector_source = args.detector or _zoo_detector()
@@ -193,10 +199,8 @@ def _evaluate_pages(args) -> int:
                                              formats=None), truth
   types = args.line_types.split(",") if args.line_types else None
   report = page_eval.evaluate(pages(), read, line_types=types)
-  reader_source = (args.workdir or args.saved_model or args.model
-                   or zoo.default_for("line").source)
   report.update(data=args.data, split=args.split, line_types=types,
-                detector=detector_source, reader=reader_source,
+                detector=detector_source, reader=_model_source(args, "line"),
                 decode={"beam_width": args.beam_width, "lm": args.lm})
   if args.out:
     with open(args.out, "w", encoding="utf-8") as f:
@@ -292,6 +296,13 @@ def _add_zoo_arguments(zoo_parser: argparse.ArgumentParser) -> None:
                       help="default: the entry's config")
 
 
+def _add_decode_arguments(verb: argparse.ArgumentParser) -> None:
+  verb.add_argument("--beam_width", type=int, default=None,
+                    help="beam width (default: the config's; CTC: prefix beam search)")
+  verb.add_argument("--lm", default=None, help="character n-gram LM file for a CTC beam "
+                    "(with --beam_width > 1)")
+
+
 def _add_model_arguments(verb: argparse.ArgumentParser) -> None:
   verb.add_argument("files", nargs="+", help="InkML or IAM-OnDB line XML files, or images "
                     "(PNG, JPEG, TIFF, ...: any size, colour or polarity)")
@@ -301,11 +312,9 @@ def _add_model_arguments(verb: argparse.ArgumentParser) -> None:
                       "variant) or one SavedModel folder")
   source.add_argument("--model", help="a zoo entry (htr zoo list); with none of these, "
                       "the zoo's default for the files' kind")
-  verb.add_argument("--beam_width", type=int, default=None,
-                    help="beam width (default: the config's; CTC: prefix beam search)")
+  _add_decode_arguments(verb)
   verb.add_argument("--json", action="store_true",
                     help="print one JSON object per file (with each word's confidence)")
-  verb.add_argument("--lm", default=None, help="character n-gram LM file for a CTC beam")
   verb.add_argument("--model_axis", type=int, default=None,
                     help="devices per input (2: a BiLSTM's directions run on two; with "
                          "--cpu_devices=2 the fastest layout on a 2-core CPU)")
@@ -347,10 +356,7 @@ def _add_page_evaluation_arguments(verb: argparse.ArgumentParser) -> None:
   verb.add_argument("--manual_dir", default=None, help="the pages' files, to build it")
   verb.add_argument("--line_types", default=None, help="score only these line types "
                     "(comma-separated, e.g. handwritten); default: every line with text")
-  verb.add_argument("--beam_width", type=int, default=None,
-                    help="the reader's beam width (default: its config's)")
-  verb.add_argument("--lm", default=None, help="character n-gram LM file for the "
-                    "reader's CTC beam (with --beam_width > 1)")
+  _add_decode_arguments(verb)
   verb.add_argument("--limit", type=int, default=None, help="the first N pages only")
   verb.add_argument("--out", default=None, help="the JSON report (every page's texts)")
 

@@ -11,7 +11,6 @@ an input kind takes that role from the entry beside it that had it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -68,11 +67,9 @@ def _take_defaults(folder: str, kinds: list[str]) -> list[str]:
   changed = []
   for name in sorted(os.listdir(parent)):
     path = os.path.join(parent, name)
-    manifest_path = os.path.join(path, zoo.MANIFEST)
-    if path == folder or not os.path.isfile(manifest_path):
+    if path == folder or not os.path.isfile(os.path.join(path, zoo.MANIFEST)):
       continue
-    with open(manifest_path, encoding="utf-8") as f:
-      manifest = json.load(f)
+    manifest = zoo.entry(path).manifest
     kept = [kind for kind in manifest.get("default_for", []) if kind not in kinds]
     if kept != manifest.get("default_for", []):
       zoo.write_manifest(path, {**manifest, "default_for": kept})
