@@ -109,6 +109,7 @@ def get_config(arg=None):
   config.task = "seq2seq"             # htr/tasks/seq2seq.py
   config.vocab_min_count = 1          # Training-label tokens seen fewer times become <unk>.
   config.label_smoothing = 0.1        # Cross-entropy against (1 - a) one-hot + a / tokens.
+  config.count_loss_weight = 0.0      # CAN's symbol-counting loss (model.count_symbols).
 
   config.data = ml_collections.ConfigDict()
   data = config.data
@@ -141,6 +142,7 @@ def get_config(arg=None):
                           else dict(name="conv_encoder", **CONV_ENCODERS[arg.size]))
   config.model.encoder["dropout"] = 0.1  # Encoder dropout (Swin: on residual branches).
   config.model.decoder = dict(size["decoder"])  # htr/models/transformer_decoder.Decoder.
+  config.model.count_symbols = False  # A counting head on the memory, for count_loss_weight.
   config.model.decoder["max_length"] = data.max_tokens  # Positions the decoder can see.
   config.model.decoder["positions"] = "sinusoidal"  # "sinusoidal" (the seed's) or "learned".
   config.model.decoder["dropout"] = 0.1  # Decoder embedding and residual dropout.

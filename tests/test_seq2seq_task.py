@@ -1,6 +1,7 @@
 """The seq2seq task's host side: vocabulary from metadata, records and CROHME metrics."""
 
 
+import jax
 import numpy as np
 import pytest
 
@@ -60,3 +61,36 @@ def test_records_score_normalised_latex_with_crohme_rates(task):
   assert summary["exprate_le1"] == pytest.approx(3 / 5)
   assert summary["exprate_le2"] == pytest.approx(1.0)
   assert task.worst(records, 1)[0]["id"] == "e4"  # 1 edit in 1 token.
+
+
+def test_the_counting_loss_counts_drawn_symbols_only(task):
+  """`x ^ { 2 } + 1` draws x, 2, + and 1: the braces and the caret are layout."""
+  counted = task.config.copy_and_resolve_references()
+  counted.count_loss_weight, counted.model.count_symbols = 0.5, True
+  counting = get_task(counted, task.metadata())
+  ids = np.concatenate([[latex.BOS], counting.vocab.encode("x^{2}+1"), [latex.EOS]])
+  targets = np.zeros((1, 10), np.int32)
+  targets[0, :len(ids) - 1] = ids[1:]
+  weight = (targets != latex.PAD).astype(np.float32)
+  true = np.zeros((1, len(counting.vocab)), np.float32)
+  for token in ("x", "2", "+", "1"):
+    true[0, counting.vocab.tokens.index(token)] = 1.0
+  assert float(counting.count_loss(true, targets, weight)) == 0.0
+  # Counting a brace (not drawn) costs nothing; missing the x costs smooth-L1(1) per symbol.
+  braces = true.copy()
+  braces[0, counting.vocab.tokens.index("{")] = 3.0
+  assert float(counting.count_loss(braces, targets, weight)) == 0.0
+  no_x = true.copy()
+  no_x[0, counting.vocab.tokens.index("x")] = 0.0
+  assert float(counting.count_loss(no_x, targets, weight)) == pytest.approx(0.5 / 4)
+
+  batch = counting.dummy_batch(2)
+  batch["tokens"][:, :len(ids)] = ids
+  variables = counting.init(jax.random.key(0), batch)
+  assert set(variables) == {"params"}  # Sown counts are not model state.
+  loss, (_, scalars) = counting.loss(variables["params"], {}, batch, jax.random.key(1))
+  assert float(loss) == pytest.approx(float(scalars["token_loss"] + 0.5 * scalars["count_loss"]))
+  with pytest.raises(ValueError, match="count_symbols"):
+    no_head = counted.copy_and_resolve_references()
+    no_head.model.count_symbols = False
+    get_task(no_head, task.metadata()).loss(variables["params"], {}, batch, jax.random.key(1))

@@ -89,3 +89,24 @@ def test_captured_queries_and_keys_give_the_cross_attention():
                                atol=1e-5)
     masked = ~np.asarray(memory_mask, bool)[1]
     assert masked.any() and np.all(np.asarray(weights)[1][..., masked] == 0.0)
+
+
+def test_symbol_counts_sum_densities_over_real_cells_only():
+  model = Model(vocab_size=23, count_symbols=True,
+                encoder=dict(name="swin.Swin", patch_size=4, embed_dim=16, depths=(2, 2),
+                             num_heads=(2, 2), window=4),
+                decoder=dict(num_layers=1, dim=32, num_heads=4, mlp_dim=64, max_length=16))
+  image = jax.random.uniform(jax.random.key(0), (2, 32, 64, 1))
+  width = jnp.array([64, 32])
+  tokens = jnp.zeros((2, 8), jnp.int32)
+  variables = jax.jit(model.init)(jax.random.key(2), image, width, tokens)
+  _, sown = model.apply(variables, image, width, tokens, mutable=["intermediates"])
+  (counts,) = sown["intermediates"]["symbol_counts"]
+  assert counts.shape == (2, 23) and bool(jnp.all(counts >= 0))
+  # The head starts near zero density: the counting loss does not swamp the decoder's.
+  assert float(counts.max()) < 0.1
+  # Padding the second image wider (its real width unchanged) adds no cells to count.
+  wide = jnp.pad(image, ((0, 0), (0, 0), (0, 32), (0, 0)))
+  _, wider = model.apply(variables, wide, width, tokens, mutable=["intermediates"])
+  np.testing.assert_allclose(wider["intermediates"]["symbol_counts"][0][1], counts[1],
+                             rtol=1e-4)

@@ -163,6 +163,7 @@ class Model(nn.Module):
     vocab_size: output classes (token ids).
     encoder: {"name": a model name (htr/models/__init__.py), **its attributes}.
     decoder: `Decoder` attributes (num_layers, dim, num_heads, mlp_dim, ...).
+    count_symbols: add the counting head (`symbol_counts`), for the task's counting loss.
     dtype: computation dtype, e.g. "bfloat16" (None: that of the inputs and parameters,
       which the trainer's `compute_dtype` casts).
   """
@@ -170,19 +171,43 @@ class Model(nn.Module):
   vocab_size: int
   encoder: Mapping[str, Any]
   decoder: Mapping[str, Any]
+  count_symbols: bool = False
   dtype: str | None = None
 
   def setup(self):
     dtype = None if self.dtype is None else jnp.dtype(self.dtype)
     self.image_encoder = models.build(self.encoder, dtype=dtype)
     self.text_decoder = Decoder(self.vocab_size, dtype=dtype, **dict(self.decoder))
+    if self.count_symbols:
+      # Starts at a density of sigmoid(-6) = 0.0025 everywhere: a memory of M cells
+      # would otherwise count ~M / 2 of every token, and that loss would swamp the
+      # decoder's in the first steps.
+      self.symbol_density = nn.Dense(self.vocab_size, dtype=dtype,
+                                     kernel_init=nn.initializers.zeros,
+                                     bias_init=nn.initializers.constant(-6.0))
 
   def encode(self, image, image_width, *, train: bool = False):
     return self.image_encoder(image, image_width, train=train)
 
+  def symbol_counts(self, memory: jax.Array, memory_mask: jax.Array) -> jax.Array:
+    """[B, V] how many of each token the image holds: per-cell densities in (0, 1)
+    summed over the memory's real cells (CAN's counting module, Li et al. 2022).
+
+    Training them against the label's counts tells every encoder cell which symbols it
+    shows before the decoder's attention has learnt where to look.
+    """
+    density = jax.nn.sigmoid(self.symbol_density(memory).astype(jnp.float32))
+    return jnp.sum(density * memory_mask[..., None], axis=1)
+
   def __call__(self, image, image_width, tokens, *, train: bool = False) -> jax.Array:
-    """Teacher forcing: logits [B, L, V] for `tokens [B, L]` (predicting tokens[:, 1:])."""
+    """Teacher forcing: logits [B, L, V] for `tokens [B, L]` (predicting tokens[:, 1:]).
+
+    With `count_symbols`, the memory's `symbol_counts` are sown as
+    ("intermediates", "symbol_counts") for the task's counting loss.
+    """
     memory, memory_mask = self.encode(image, image_width, train=train)
+    if self.count_symbols:
+      self.sow("intermediates", "symbol_counts", self.symbol_counts(memory, memory_mask))
     cross = self.text_decoder.memory_kv(memory)
     return self.text_decoder(tokens, 0, cross, memory_mask, train=train)[0]
 

@@ -117,8 +117,10 @@ class Task(abc.ABC):
 
   # -- model --------------------------------------------------------------
   def init(self, rng: jax.Array, batch: Batch) -> Variables:
-    return self.model.init({"params": rng, "dropout": rng}, **self.model_inputs(batch),
-                           train=False)
+    variables = self.model.init({"params": rng, "dropout": rng}, **self.model_inputs(batch),
+                                train=False)
+    # What a model sows (e.g. symbol counts for a loss) is output, not state to keep.
+    return {k: v for k, v in variables.items() if k != "intermediates"}
 
   @abc.abstractmethod
   def model_inputs(self, batch: Batch) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class Task(seq2seq.Task):
 
   main_metric = ("cer", "min")
   image_key, width_key = "inputs", "input_lengths"
+  uncounted_tokens = frozenset(" ")  # Every character but the space is drawn.
 
   def build_vocabulary(self, metadata: dict[str, Any] | None) -> Vocabulary:
     """The checkpoint's characters, or (a new run) those of the config's alphabet."""

@@ -16,14 +16,16 @@ import logging
 from typing import Any
 
 import editdistance
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 
 from htr import metrics, models
 from htr.errors import InputError
 from htr.text import latex
-from htr.text.vocabulary import BOS, EOS, PAD, Vocabulary
+from htr.text.vocabulary import BOS, EOS, PAD, SPECIALS, Vocabulary
 from htr.data.bucketing import PadSpec
 from htr.decode import seq2seq as search
 from htr.ink.records import as_text
@@ -51,13 +53,16 @@ class Task(base.Task):
   `encode`, `init_cache` and `decode_step`, as htr/models/transformer_decoder.Model.
   Config fields used: `model`, `data.image_height`,
   `data.width_buckets`, `data.max_tokens`, `data.label_key`, `vocab_min_count`,
-  `label_smoothing`, `decode` (beam_width, length_alpha).
+  `label_smoothing`, `count_loss_weight` (with `model.count_symbols`), `decode`
+  (beam_width, length_alpha).
   """
 
   main_metric = ("token_cer", "min")
   # Batch keys of the image and its real width (a subclass reading `line_image`'s
   # output names them `inputs` and `input_lengths`, as CTC line models do).
   image_key, width_key = "image", "image_width"
+  # Label tokens with no glyph of their own, left out of the counting loss.
+  uncounted_tokens = latex.LAYOUT_TOKENS
 
   def __init__(self, config, metadata: dict[str, Any] | None = None):
     super().__init__(config, metadata)
@@ -99,16 +104,39 @@ class Task(base.Task):
 
   # -- training -------------------------------------------------------------
   def loss(self, params, model_state, batch, rng):
+    count_weight = self.config.get("count_loss_weight", 0.0)
     logits, updates = self.model.apply(
         {"params": params, **model_state}, **self.model_inputs(batch), train=True,
-        rngs={"dropout": rng}, mutable=list(model_state))  # e.g. a conv encoder's BatchNorm.
+        rngs={"dropout": rng},  # model_state: e.g. a conv encoder's BatchNorm.
+        mutable=list(model_state) + (["intermediates"] if count_weight else []))
     targets = batch["tokens"][:, 1:]
     weight = (targets != PAD) * batch["mask"][:, None]
     per_token = cross_entropy(logits, targets, self.config.label_smoothing)
     total = jnp.maximum(jnp.sum(weight), 1.0)
-    loss = jnp.sum(per_token * weight) / total
+    token_loss = jnp.sum(per_token * weight) / total
     accuracy = jnp.sum((jnp.argmax(logits, -1) == targets) * weight) / total
-    return loss, (updates, {"loss": loss, "token_accuracy": accuracy})
+    scalars = {"token_loss": token_loss, "token_accuracy": accuracy}
+    loss = token_loss
+    if count_weight:
+      intermediates = updates.pop("intermediates", {})
+      if "symbol_counts" not in intermediates:
+        raise ValueError("count_loss_weight > 0 needs a model that counts symbols "
+                         "(config.model.count_symbols = True)")
+      (counts,) = intermediates["symbol_counts"]
+      scalars["count_loss"] = self.count_loss(counts, targets, weight)
+      loss = loss + count_weight * scalars["count_loss"]
+    return loss, (updates, {"loss": loss, **scalars})
+
+  def count_loss(self, counts: jax.Array, targets: jax.Array, weight: jax.Array
+                 ) -> jax.Array:
+    """Smooth L1 between predicted and true per-token counts of the drawn symbols, summed
+    over the vocabulary and divided by the symbols in the batch (a per-symbol loss, on
+    the scale of the per-token cross-entropy)."""
+    counted = np.array([t not in SPECIALS and t not in self.uncounted_tokens
+                        for t in self.vocab.tokens], np.float32)
+    true = jnp.einsum("blv,bl->bv", jax.nn.one_hot(targets, len(self.vocab)), weight) * counted
+    error = optax.huber_loss(counts * counted, true)
+    return jnp.sum(error * weight[:, :1]) / jnp.maximum(jnp.sum(true), 1.0)
 
   # -- inference ------------------------------------------------------------
   def predict(self, variables, batch):

@@ -38,6 +38,9 @@ _SYNONYMS = {
     "\\varnothing": "\\emptyset", "\\implies": "\\Rightarrow", "\\iff": "\\Leftrightarrow",
     "\\Vert": "\\|", "\\colon": ":",
 }
+# Tokens that draw nothing of their own: groups and script positions (a fraction's bar
+# and a root's sign are drawn, and so count as symbols).
+LAYOUT_TOKENS = frozenset({"{", "}", "^", "_"})
 # Invisible in handwriting: layout hints and spacing.
 _DROPPED = frozenset({
     "\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big",
