@@ -110,6 +110,7 @@ def get_config(arg=None):
   config.vocab_min_count = 1          # Training-label tokens seen fewer times become <unk>.
   config.label_smoothing = 0.1        # Cross-entropy against (1 - a) one-hot + a / tokens.
   config.count_loss_weight = 0.0      # CAN's symbol-counting loss (model.count_symbols).
+  config.ctc_loss_weight = 0.0        # CTC of the drawn symbols over the encoder's cells.
 
   config.data = ml_collections.ConfigDict()
   data = config.data
@@ -141,8 +142,11 @@ def get_config(arg=None):
   config.model.encoder = (dict(name="swin.Swin", **size["encoder"]) if arg.encoder == "swin"
                           else dict(name="conv_encoder", **CONV_ENCODERS[arg.size]))
   config.model.encoder["dropout"] = 0.1  # Encoder dropout (Swin: on residual branches).
+  if arg.encoder == "swin":  # Patches embedded by 3x3 stride-2 convs, not one projection.
+    config.model.encoder["conv_stem"] = False
   config.model.decoder = dict(size["decoder"])  # htr/models/transformer_decoder.Decoder.
   config.model.count_symbols = False  # A counting head on the memory, for count_loss_weight.
+  config.model.ctc_symbols = False    # A CTC head on the grid's cells, for ctc_loss_weight.
   config.model.decoder["max_length"] = data.max_tokens  # Positions the decoder can see.
   config.model.decoder["positions"] = "sinusoidal"  # "sinusoidal" (the seed's) or "learned".
   config.model.decoder["dropout"] = 0.1  # Decoder embedding and residual dropout.

@@ -90,7 +90,39 @@ def test_the_counting_loss_counts_drawn_symbols_only(task):
   assert set(variables) == {"params"}  # Sown counts are not model state.
   loss, (_, scalars) = counting.loss(variables["params"], {}, batch, jax.random.key(1))
   assert float(loss) == pytest.approx(float(scalars["token_loss"] + 0.5 * scalars["count_loss"]))
-  with pytest.raises(ValueError, match="count_symbols"):
+  with pytest.raises(ValueError, match="count_symbols = True"):
     no_head = counted.copy_and_resolve_references()
     no_head.model.count_symbols = False
     get_task(no_head, task.metadata()).loss(variables["params"], {}, batch, jax.random.key(1))
+
+
+def test_the_ctc_loss_spells_the_drawn_symbols_in_label_order(task):
+  """`x ^ { 2 } + 1` is spelt x, 2, +, 1 over the columns; fewer columns cannot align."""
+  ctc = task.config.copy_and_resolve_references()
+  ctc.ctc_loss_weight, ctc.model.ctc_symbols = 0.3, True
+  reader = get_task(ctc, task.metadata())
+  ids = np.concatenate([[latex.BOS], reader.vocab.encode("x^{2}+1"), [latex.EOS]])
+  targets = np.zeros((1, 10), np.int32)
+  targets[0, :len(ids) - 1] = ids[1:]
+  weight = (targets != latex.PAD).astype(np.float32)
+
+  def spelling(tokens, frames=8):
+    logits = np.full((1, frames, len(reader.vocab)), -20.0, np.float32)
+    logits[0, :, latex.PAD] = 20.0  # Blank everywhere else.
+    for i, token in enumerate(tokens):
+      logits[0, 2 * i] = -20.0
+      logits[0, 2 * i, reader.vocab.tokens.index(token)] = 20.0
+    return logits, np.ones((1, frames), bool)
+
+  loss, unalignable = reader.ctc_loss(*spelling(["x", "2", "+", "1"]), targets, weight)
+  assert float(loss) < 1e-3 and float(unalignable) == 0
+  with_braces, _ = reader.ctc_loss(*spelling(["x", "{", "2", "}"]), targets, weight)
+  assert float(with_braces) > 10
+  _, unalignable = reader.ctc_loss(*spelling(["x"], frames=3), targets, weight)
+  assert float(unalignable) == 1
+
+  batch = reader.dummy_batch(2)
+  batch["tokens"][:, :len(ids)] = ids
+  variables = reader.init(jax.random.key(0), batch)
+  loss, (_, scalars) = reader.loss(variables["params"], {}, batch, jax.random.key(1))
+  assert float(loss) == pytest.approx(float(scalars["token_loss"] + 0.3 * scalars["ctc_loss"]))

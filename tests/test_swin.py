@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from htr.models import swin
 
@@ -12,19 +13,20 @@ def _model(**kwargs):
                              window=4), **kwargs})
 
 
-def test_memory_shape_and_mask_follow_the_real_width():
+def test_grid_shape_and_mask_follow_the_real_width():
   model = _model()
   image = jax.random.uniform(jax.random.key(0), (2, 32, 96, 1))
   variables = jax.jit(model.init)(jax.random.key(1), image, jnp.array([96, 40]))
-  memory, mask = jax.jit(model.apply)(variables, image, jnp.array([96, 40]))
+  grid, mask = jax.jit(model.apply)(variables, image, jnp.array([96, 40]))
   # 32x96 -> patches 8x24 -> merged 4x12, 32 channels.
-  assert memory.shape == (2, 4 * 12, 32) and mask.shape == (2, 48)
+  assert grid.shape == (2, 4, 12, 32) and mask.shape == (2, 4, 12)
   # 40 px -> 10 patch columns -> 5 merged columns of 4 rows.
   assert mask[0].sum() == 48 and mask[1].sum() == 4 * 5
 
 
-def test_real_positions_do_not_depend_on_the_padded_width():
-  model = _model(depths=(2, 2, 2), num_heads=(1, 2, 2))
+@pytest.mark.parametrize("conv_stem", [False, True])
+def test_real_positions_do_not_depend_on_the_padded_width(conv_stem):
+  model = _model(depths=(2, 2, 2), num_heads=(1, 2, 2), conv_stem=conv_stem)
   ink = jax.random.uniform(jax.random.key(0), (1, 32, 70, 1))
   narrow = jnp.pad(ink, ((0, 0), (0, 0), (0, 26), (0, 0)))   # 96 wide
   wide = jnp.pad(ink, ((0, 0), (0, 0), (0, 186), (0, 0)))    # 256 wide
@@ -33,7 +35,6 @@ def test_real_positions_do_not_depend_on_the_padded_width():
   a, mask_a = apply(variables, narrow, jnp.array([70]))
   b, mask_b = apply(variables, wide, jnp.array([70]))
   h = 2  # Rows after two merges of 32 / 4.
-  a, b = a.reshape(1, h, -1, a.shape[-1]), b.reshape(1, h, -1, b.shape[-1])
   cols = int(mask_a.sum()) // h
   assert int(mask_b.sum()) // h == cols
   np.testing.assert_allclose(a[:, :, :cols], b[:, :, :cols], atol=1e-5)
@@ -69,24 +70,35 @@ def test_absolute_positions_tell_identical_patches_apart():
   for absolute in (False, True):
     model = _model(absolute_positions=absolute)
     variables = model.init(jax.random.key(1), image, width)
-    memories[absolute] = np.asarray(model.apply(variables, image, width)[0][0])  # [M, C]
+    grid = np.asarray(model.apply(variables, image, width)[0][0])  # [H', W', C]
+    memories[absolute] = grid.reshape(-1, grid.shape[-1])
   spread = {k: np.abs(m - m[0]).max() for k, m in memories.items()}
   assert spread[False] < 1e-5 and spread[True] > 0.1
 
 
-def test_blank_patches_keep_gradients_bounded():
+@pytest.mark.parametrize("conv_stem", [False, True])
+def test_blank_patches_keep_gradients_bounded(conv_stem):
   """Paper is most of an ink image: a blank patch embeds to the bias alone, and a zero
   bias (a constant vector) would meet the LayerNorm after it with zero variance; its
   gradient here was ~1e13 at initialisation and swamped clipping by global norm."""
-  model = _model()
+  model = _model(conv_stem=conv_stem)
   image = jnp.zeros((2, 32, 64, 1)).at[:, 12:20, 4:30].set(1.0)  # A stroke, then paper.
   widths = jnp.array([64, 40])
   variables = model.init(jax.random.key(1), image, widths)
 
   def loss(params):
-    memory, mask = model.apply({"params": params}, image, widths)
-    return jnp.sum(jnp.mean(memory, -1) ** 2 * mask)
+    grid, mask = model.apply({"params": params}, image, widths)
+    return jnp.sum(jnp.mean(grid, -1) ** 2 * mask)
   grads = jax.grad(loss)(variables["params"])
   norms = {jax.tree_util.keystr(k): float(jnp.linalg.norm(g))
            for k, g in jax.tree_util.tree_flatten_with_path(grads)[0]}
   assert max(norms.values()) < 1e3, sorted(norms.items(), key=lambda kv: -kv[1])[:3]
+
+
+def test_the_conv_stem_reaches_the_patch_grid_and_needs_a_power_of_two():
+  image = jax.random.uniform(jax.random.key(0), (1, 32, 96, 1))
+  grid, mask = _model(conv_stem=True).init_with_output(
+      jax.random.key(1), image, jnp.array([40]))[0]
+  assert grid.shape == (1, 4, 12, 32) and int(mask.sum()) == 4 * 5  # As patches of 4.
+  with pytest.raises(ValueError, match="power-of-two"):
+    _model(patch_size=6, conv_stem=True).init(jax.random.key(1), image, jnp.array([40]))

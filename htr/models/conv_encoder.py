@@ -4,8 +4,8 @@ over a vision Transformer): conv blocks with masked BatchNorm (htr/models/crnn.p
 
 Convolutions see every glyph at every position with the same weights from the first
 step, which is what a small model on a CPU budget needs; Swin's windows learn that
-locality instead. Output `(memory [B, H' * W', C], memory_mask [B, H' * W'])`, the
-`encode` contract of htr/models/transformer_decoder.py.
+locality instead. Output `(grid [B, H', W', C], valid [B, H', W'])`, the encoder
+contract of htr/models/transformer_decoder.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from htr.models.positions import sinusoidal_2d
 
 
 class Model(nn.Module):
-  """`image [B,H,W,1]`, `image_width [B]` -> (memory, memory_mask).
+  """`image [B,H,W,1]`, `image_width [B]` -> (grid, valid).
 
   Attributes:
     features: channels of each conv block.
@@ -48,4 +48,4 @@ class Model(nn.Module):
     batch, height, width, channels = x.shape
     valid = jnp.broadcast_to(mask[:, None, :], (batch, height, width))
     x = x + jnp.asarray(sinusoidal_2d(height, width, channels), x.dtype) * valid[..., None]
-    return x.reshape(batch, height * width, channels), valid.reshape(batch, height * width)
+    return x, valid

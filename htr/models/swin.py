@@ -7,8 +7,8 @@ padded to a bucket; `image_width [B]` says how much is real. Padded columns are
 masked as attention KEYS and zeroed at every stage boundary, so the features of
 real positions do not depend on the bucket an image was padded to.
 
-The output is a flat memory `[B, H'*W', C]` with its validity mask `[B, H'*W']`,
-what a Transformer decoder's cross-attention needs. Fixed 2-D sinusoidal positions
+The output is the feature grid `[B, H', W', C]` with its validity mask `[B, H', W']`
+(a Transformer decoder reads it flattened as its memory). Fixed 2-D sinusoidal positions
 are added to it: window attention only knows offsets inside a window, so without
 them a decoder could not tell where in the image (left of what) a feature is.
 """
@@ -169,10 +169,14 @@ def _pad_to(x: jax.Array, h: int, w: int) -> jax.Array:
 
 
 class Swin(nn.Module):
-  """Swin-T-style encoder: `image [B,H,W,1]`, `image_width [B]` -> (memory, memory_mask).
+  """Swin-T-style encoder: `image [B,H,W,1]`, `image_width [B]` -> (grid, valid).
 
   Attributes:
     patch_size: side of the square patches embedded by a strided convolution.
+    conv_stem: embed with log2(patch_size) 3x3 stride-2 convolutions instead of one
+      patch_size x patch_size patch projection (Xiao et al. 2021, "Early convolutions
+      help transformers see better"): features that do not jump when a thin stroke
+      moves by a pixel across a patch border.
     embed_dim: channels after the patch embedding (doubled by each merge).
     depths: blocks per stage (pairs of plain + shifted windows).
     num_heads: attention heads per stage.
@@ -184,6 +188,7 @@ class Swin(nn.Module):
   """
 
   patch_size: int = 4
+  conv_stem: bool = False
   embed_dim: int = 96
   depths: Sequence[int] = (2, 2, 6, 2)
   num_heads: Sequence[int] = (3, 6, 12, 24)
@@ -202,9 +207,11 @@ class Swin(nn.Module):
     # 1/sqrt(epsilon), ~1e9 in the first steps, and clipping by global norm then shrinks
     # every other gradient with it. PyTorch's Conv default, a bias spread like the
     # kernel's outputs (1/sqrt(fan_in)), gives blank patches a real spread.
-    fan_in = p * p * image.shape[-1]
-    x = nn.Conv(self.embed_dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype,
-                bias_init=nn.initializers.normal(fan_in ** -0.5), name="patch_embed")(image)
+    x = self._conv_stem(image) if self.conv_stem else image
+    fan_in = (1 if self.conv_stem else p * p) * x.shape[-1]
+    x = nn.Conv(self.embed_dim, (1, 1) if self.conv_stem else (p, p),
+                strides=1 if self.conv_stem else (p, p), padding="VALID", dtype=self.dtype,
+                bias_init=nn.initializers.normal(fan_in ** -0.5), name="patch_embed")(x)
     x = nn.LayerNorm(dtype=self.dtype)(x)
     width = -(-image_width // p)  # Columns holding any real pixel.
     for stage, (depth, heads) in enumerate(zip(self.depths, self.num_heads, strict=True)):
@@ -226,7 +233,20 @@ class Swin(nn.Module):
       x = x[:, :h, :w] * valid[:, :h, :w, None].astype(x.dtype)
       valid = valid[:, :h, :w]
     x = nn.LayerNorm(dtype=self.dtype, name="norm")(x)
-    b, h, w, c = x.shape
+    _, h, w, c = x.shape
     if self.absolute_positions:
       x = x + jnp.asarray(sinusoidal_2d(h, w, c), x.dtype) * valid[..., None].astype(x.dtype)
-    return x.reshape(b, h * w, c), valid.reshape(b, h * w)
+    return x, valid
+
+  def _conv_stem(self, image: jax.Array) -> jax.Array:
+    """3x3 stride-2 convolutions with GELU, channels growing to embed_dim: the image at
+    1 / patch_size resolution. The patch embedding after it is a 1x1 projection."""
+    steps = int(np.log2(self.patch_size))
+    if 2 ** steps != self.patch_size:
+      raise ValueError(f"conv_stem needs a power-of-two patch_size, not {self.patch_size}")
+    x = image
+    for i in range(steps):
+      features = max(8, self.embed_dim >> (steps - 1 - i))
+      x = nn.gelu(nn.Conv(features, (3, 3), strides=(2, 2), padding="SAME", dtype=self.dtype,
+                          name=f"stem{i}")(x))
+    return x

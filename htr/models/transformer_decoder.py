@@ -1,6 +1,7 @@
 """Transformer decoder over an image encoder's memory, with a KV cache for decoding.
 
-`Model` = an image encoder from `htr/models/` (e.g. "swin.Swin") + a decoder of
+`Model` = an image encoder from `htr/models/` (e.g. "swin.Swin": image -> feature grid
+and its validity, read row by row as the memory) + a decoder of
 pre-norm layers (causal self-attention, cross-attention over the encoder memory
 with its padding masked, MLP), token embeddings tied to the output projection.
 
@@ -156,6 +157,12 @@ class Decoder(nn.Module):
     return logits, (new_cache if cache is not None else None)
 
 
+def _flatten(grid: jax.Array, valid: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """An encoder's grid [B, H', W', C] and valid [B, H', W'] -> memory [B, H'W', C], mask."""
+  b, h, w, c = grid.shape
+  return grid.reshape(b, h * w, c), valid.reshape(b, h * w)
+
+
 class Model(nn.Module):
   """Image encoder + Transformer decoder: `image [B,H,W,1]` -> token logits.
 
@@ -164,6 +171,8 @@ class Model(nn.Module):
     encoder: {"name": a model name (htr/models/__init__.py), **its attributes}.
     decoder: `Decoder` attributes (num_layers, dim, num_heads, mlp_dim, ...).
     count_symbols: add the counting head (`symbol_counts`), for the task's counting loss.
+    ctc_symbols: add the CTC head over the grid's cells (`symbol_ctc`), for the task's
+      CTC loss.
     dtype: computation dtype, e.g. "bfloat16" (None: that of the inputs and parameters,
       which the trainer's `compute_dtype` casts).
   """
@@ -172,6 +181,7 @@ class Model(nn.Module):
   encoder: Mapping[str, Any]
   decoder: Mapping[str, Any]
   count_symbols: bool = False
+  ctc_symbols: bool = False
   dtype: str | None = None
 
   def setup(self):
@@ -185,9 +195,12 @@ class Model(nn.Module):
       self.symbol_density = nn.Dense(self.vocab_size, dtype=dtype,
                                      kernel_init=nn.initializers.zeros,
                                      bias_init=nn.initializers.constant(-6.0))
+    if self.ctc_symbols:
+      self.symbol_frames = nn.Dense(self.vocab_size, dtype=dtype)
 
   def encode(self, image, image_width, *, train: bool = False):
-    return self.image_encoder(image, image_width, train=train)
+    """memory [B, M, D]: the encoder's grid row by row; memory_mask [B, M]."""
+    return _flatten(*self.image_encoder(image, image_width, train=train))
 
   def symbol_counts(self, memory: jax.Array, memory_mask: jax.Array) -> jax.Array:
     """[B, V] how many of each token the image holds: per-cell densities in (0, 1)
@@ -199,13 +212,33 @@ class Model(nn.Module):
     density = jax.nn.sigmoid(self.symbol_density(memory).astype(jnp.float32))
     return jnp.sum(density * memory_mask[..., None], axis=1)
 
+  def symbol_ctc(self, grid: jax.Array, valid: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(logits [B, W'H', V], frame mask [B, W'H']): the grid's cells, column by column
+    from the left and each column from the top, as CTC frames over the vocabulary (id
+    0, <pad>, is the blank).
+
+    Joint CTC-attention training (Kim, Hori and Watanabe 2017): a CTC loss on the
+    encoder teaches its cells to name the symbols they show, from the first steps,
+    where the decoder's attention must first learn where to look. Cells rather than
+    columns: a column of a 2-D expression may hold several symbols (a fraction's
+    numerator over its denominator, scripts), and 16-pixel columns are too few for
+    dense expressions.
+    """
+    b, h, w, c = grid.shape
+    frames = jnp.moveaxis(grid, 2, 1).reshape(b, w * h, c)
+    mask = jnp.moveaxis(valid, 2, 1).reshape(b, w * h)
+    return self.symbol_frames(frames).astype(jnp.float32), mask
+
   def __call__(self, image, image_width, tokens, *, train: bool = False) -> jax.Array:
     """Teacher forcing: logits [B, L, V] for `tokens [B, L]` (predicting tokens[:, 1:]).
 
-    With `count_symbols`, the memory's `symbol_counts` are sown as
-    ("intermediates", "symbol_counts") for the task's counting loss.
+    With `count_symbols` / `ctc_symbols`, the memory's `symbol_counts` / the grid's
+    `symbol_ctc` are sown in "intermediates" for the task's auxiliary losses.
     """
-    memory, memory_mask = self.encode(image, image_width, train=train)
+    grid, valid = self.image_encoder(image, image_width, train=train)
+    if self.ctc_symbols:
+      self.sow("intermediates", "symbol_ctc", self.symbol_ctc(grid, valid))
+    memory, memory_mask = _flatten(grid, valid)
     if self.count_symbols:
       self.sow("intermediates", "symbol_counts", self.symbol_counts(memory, memory_mask))
     cross = self.text_decoder.memory_kv(memory)

@@ -22,6 +22,21 @@ def frames_needed(labels: jax.Array, label_lengths: jax.Array) -> jax.Array:
   return label_lengths + repeats
 
 
+def alignable_ctc_loss(logits: jax.Array, frames: jax.Array, labels: jax.Array,
+                       label_lengths: jax.Array, mask: jax.Array, *, blank: int
+                       ) -> tuple[jax.Array, jax.Array]:
+  """(CTC loss `[B]`, weight `[B]`: `mask`, and 0 where the label cannot be aligned).
+
+  A label needing more frames than there are cannot be aligned (its loss is ~1e5 and
+  meaningless): each label and a blank between each pair of repeated labels.
+  """
+  logit_pad = (jnp.arange(logits.shape[1])[None] >= frames[:, None]).astype(jnp.float32)
+  label_pad = (jnp.arange(labels.shape[1])[None] >= label_lengths[:, None]).astype(jnp.float32)
+  per_example = optax.ctc_loss(logits.astype(jnp.float32), logit_pad, labels, label_pad,
+                               blank_id=blank)
+  return per_example, mask * (frames_needed(labels, label_lengths) <= frames)
+
+
 class Task(base.Task):
   """CTC recognition: `inputs` + `input_lengths` -> `labels [B,L]`.
 
@@ -80,14 +95,8 @@ class Task(base.Task):
     (logits, lengths), updates = self.model.apply(
         {"params": params, **model_state}, **self.model_inputs(batch), train=True,
         rngs={"dropout": rng}, mutable=list(model_state))
-    logit_pad = (jnp.arange(logits.shape[1])[None] >= lengths[:, None]).astype(jnp.float32)
-    label_pad = (jnp.arange(batch["labels"].shape[1])[None]
-                 >= batch["label_lengths"][:, None]).astype(jnp.float32)
-    per_example = optax.ctc_loss(logits.astype(jnp.float32), logit_pad, batch["labels"],
-                                 label_pad, blank_id=BLANK)
-    # A label needing more frames than there are cannot be aligned (its loss is ~1e5 and
-    # meaningless): each label and a blank between each pair of repeated labels.
-    weight = batch["mask"] * (frames_needed(batch["labels"], batch["label_lengths"]) <= lengths)
+    per_example, weight = alignable_ctc_loss(
+        logits, lengths, batch["labels"], batch["label_lengths"], batch["mask"], blank=BLANK)
     loss = jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
     return loss, (updates, {"loss": loss, "unalignable": jnp.sum(batch["mask"] - weight)})
 

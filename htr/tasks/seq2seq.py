@@ -31,6 +31,7 @@ from htr.decode import seq2seq as search
 from htr.ink.records import as_text
 from htr.tasks import base
 from htr.tasks.classify import cross_entropy
+from htr.tasks.ctc import alignable_ctc_loss
 
 
 def vocabulary_from_training_labels(config: ml_collections.ConfigDict) -> latex.Vocabulary:
@@ -46,6 +47,15 @@ def vocabulary_from_training_labels(config: ml_collections.ConfigDict) -> latex.
   return vocab
 
 
+def _sown(intermediates: dict[str, Any], name: str, model_flag: str) -> Any:
+  """What the model sowed as `name` for an auxiliary loss; a clear error if it has no
+  such head."""
+  if name not in intermediates:
+    raise ValueError(f"this auxiliary loss needs the model's {name} "
+                     f"(config.model.{model_flag} = True)")
+  return intermediates[name][0]
+
+
 class Task(base.Task):
   """Sequence-to-sequence recognition scored on normalised LaTeX.
 
@@ -53,8 +63,9 @@ class Task(base.Task):
   `encode`, `init_cache` and `decode_step`, as htr/models/transformer_decoder.Model.
   Config fields used: `model`, `data.image_height`,
   `data.width_buckets`, `data.max_tokens`, `data.label_key`, `vocab_min_count`,
-  `label_smoothing`, `count_loss_weight` (with `model.count_symbols`), `decode`
-  (beam_width, length_alpha).
+  `label_smoothing`, `count_loss_weight` and `ctc_loss_weight` (auxiliary losses on the
+  encoder, with `model.count_symbols` / `model.ctc_symbols`), `decode` (beam_width,
+  length_alpha).
   """
 
   main_metric = ("token_cer", "min")
@@ -105,10 +116,11 @@ class Task(base.Task):
   # -- training -------------------------------------------------------------
   def loss(self, params, model_state, batch, rng):
     count_weight = self.config.get("count_loss_weight", 0.0)
+    ctc_weight = self.config.get("ctc_loss_weight", 0.0)
     logits, updates = self.model.apply(
         {"params": params, **model_state}, **self.model_inputs(batch), train=True,
         rngs={"dropout": rng},  # model_state: e.g. a conv encoder's BatchNorm.
-        mutable=list(model_state) + (["intermediates"] if count_weight else []))
+        mutable=list(model_state) + (["intermediates"] if count_weight or ctc_weight else []))
     targets = batch["tokens"][:, 1:]
     weight = (targets != PAD) * batch["mask"][:, None]
     per_token = cross_entropy(logits, targets, self.config.label_smoothing)
@@ -117,26 +129,47 @@ class Task(base.Task):
     accuracy = jnp.sum((jnp.argmax(logits, -1) == targets) * weight) / total
     scalars = {"token_loss": token_loss, "token_accuracy": accuracy}
     loss = token_loss
+    sown = updates.pop("intermediates", {})
     if count_weight:
-      intermediates = updates.pop("intermediates", {})
-      if "symbol_counts" not in intermediates:
-        raise ValueError("count_loss_weight > 0 needs a model that counts symbols "
-                         "(config.model.count_symbols = True)")
-      (counts,) = intermediates["symbol_counts"]
+      counts = _sown(sown, "symbol_counts", "count_symbols")
       scalars["count_loss"] = self.count_loss(counts, targets, weight)
       loss = loss + count_weight * scalars["count_loss"]
+    if ctc_weight:
+      ctc_logits, frames = _sown(sown, "symbol_ctc", "ctc_symbols")
+      scalars["ctc_loss"], scalars["ctc_unalignable"] = self.ctc_loss(
+          ctc_logits, frames, targets, weight)
+      loss = loss + ctc_weight * scalars["ctc_loss"]
     return loss, (updates, {"loss": loss, **scalars})
+
+  def _counted(self) -> np.ndarray:
+    """float32 [V]: 1 for the tokens that draw a symbol (not specials or layout)."""
+    return np.array([t not in SPECIALS and t not in self.uncounted_tokens
+                     for t in self.vocab.tokens], np.float32)
 
   def count_loss(self, counts: jax.Array, targets: jax.Array, weight: jax.Array
                  ) -> jax.Array:
     """Smooth L1 between predicted and true per-token counts of the drawn symbols, summed
     over the vocabulary and divided by the symbols in the batch (a per-symbol loss, on
     the scale of the per-token cross-entropy)."""
-    counted = np.array([t not in SPECIALS and t not in self.uncounted_tokens
-                        for t in self.vocab.tokens], np.float32)
+    counted = self._counted()
     true = jnp.einsum("blv,bl->bv", jax.nn.one_hot(targets, len(self.vocab)), weight) * counted
     error = optax.huber_loss(counts * counted, true)
     return jnp.sum(error * weight[:, :1]) / jnp.maximum(jnp.sum(true), 1.0)
+
+  def ctc_loss(self, logits: jax.Array, frames: jax.Array, targets: jax.Array,
+               weight: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(CTC loss per drawn symbol, in label order, over the grid's cells; examples it
+    cannot align). Layout tokens are left out: a cell shows a symbol, not a brace."""
+    drawn = (jnp.asarray(self._counted())[targets] * weight) > 0
+    order = jnp.argsort(~drawn, axis=1, stable=True)  # Drawn symbols first, in order.
+    labels = jnp.where(jnp.take_along_axis(drawn, order, 1),
+                       jnp.take_along_axis(targets, order, 1), PAD)
+    lengths = jnp.sum(drawn, axis=1).astype(jnp.int32)
+    per_example, aligned = alignable_ctc_loss(
+        logits, jnp.sum(frames, axis=1).astype(jnp.int32), labels, lengths,
+        weight[:, 0] * (lengths > 0), blank=PAD)
+    loss = jnp.sum(per_example * aligned) / jnp.maximum(jnp.sum(lengths * aligned), 1.0)
+    return loss, jnp.sum(weight[:, 0] * (lengths > 0) - aligned)
 
   # -- inference ------------------------------------------------------------
   def predict(self, variables, batch):
