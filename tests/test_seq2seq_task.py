@@ -63,15 +63,22 @@ def test_records_score_normalised_latex_with_crohme_rates(task):
   assert task.worst(records, 1)[0]["id"] == "e4"  # 1 edit in 1 token.
 
 
-def test_the_counting_loss_counts_drawn_symbols_only(task):
-  """`x ^ { 2 } + 1` draws x, 2, + and 1: the braces and the caret are layout."""
-  counted = task.config.copy_and_resolve_references()
-  counted.count_loss_weight, counted.model.count_symbols = 0.5, True
-  counting = get_task(counted, task.metadata())
-  ids = np.concatenate([[latex.BOS], counting.vocab.encode("x^{2}+1"), [latex.EOS]])
+def _with_auxiliary_loss(task, loss: str, weight: float):
+  """(task with that auxiliary loss and head, config, ids of `x^{2}+1` with <bos> and
+  <eos>, its targets [1, 10] and their weight)."""
+  config = task.config.copy_and_resolve_references()
+  config[f"{loss}_loss_weight"] = weight
+  config.model[f"{loss}_symbols"] = True
+  aux = get_task(config, task.metadata())
+  ids = np.concatenate([[latex.BOS], aux.vocab.encode("x^{2}+1"), [latex.EOS]])
   targets = np.zeros((1, 10), np.int32)
   targets[0, :len(ids) - 1] = ids[1:]
-  weight = (targets != latex.PAD).astype(np.float32)
+  return aux, config, ids, targets, (targets != latex.PAD).astype(np.float32)
+
+
+def test_the_counting_loss_counts_drawn_symbols_only(task):
+  """`x ^ { 2 } + 1` draws x, 2, + and 1: the braces and the caret are layout."""
+  counting, counted, ids, targets, weight = _with_auxiliary_loss(task, "count", 0.5)
   true = np.zeros((1, len(counting.vocab)), np.float32)
   for token in ("x", "2", "+", "1"):
     true[0, counting.vocab.tokens.index(token)] = 1.0
@@ -97,14 +104,8 @@ def test_the_counting_loss_counts_drawn_symbols_only(task):
 
 
 def test_the_ctc_loss_spells_the_drawn_symbols_in_label_order(task):
-  """`x ^ { 2 } + 1` is spelt x, 2, +, 1 over the columns; fewer columns cannot align."""
-  ctc = task.config.copy_and_resolve_references()
-  ctc.ctc_loss_weight, ctc.model.ctc_symbols = 0.3, True
-  reader = get_task(ctc, task.metadata())
-  ids = np.concatenate([[latex.BOS], reader.vocab.encode("x^{2}+1"), [latex.EOS]])
-  targets = np.zeros((1, 10), np.int32)
-  targets[0, :len(ids) - 1] = ids[1:]
-  weight = (targets != latex.PAD).astype(np.float32)
+  """`x ^ { 2 } + 1` is spelt x, 2, +, 1 over the cells; fewer cells cannot align."""
+  reader, _, ids, targets, weight = _with_auxiliary_loss(task, "ctc", 0.3)
 
   def spelling(tokens, frames=8):
     logits = np.full((1, frames, len(reader.vocab)), -20.0, np.float32)

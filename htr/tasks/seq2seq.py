@@ -72,7 +72,8 @@ class Task(base.Task):
   # Batch keys of the image and its real width (a subclass reading `line_image`'s
   # output names them `inputs` and `input_lengths`, as CTC line models do).
   image_key, width_key = "image", "image_width"
-  # Label tokens with no glyph of their own, left out of the counting loss.
+  # Label tokens with no glyph of their own, left out of the auxiliary losses (counting,
+  # CTC) that teach the encoder which symbols it shows.
   uncounted_tokens = latex.LAYOUT_TOKENS
 
   def __init__(self, config, metadata: dict[str, Any] | None = None):
