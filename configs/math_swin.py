@@ -21,7 +21,7 @@ renders ink as training did and answers in LaTeX):
   python -m htr.main --workdir=/tmp/htr/math --mode=export --export_dir=/srv/htr-models/math
   htr serve --models=/srv/htr-models
 
-Arguments (after the colon): data=synthetic|mathwriting|crohme, size=tiny|small|base,
+Arguments (after the colon): data=synthetic|flat|mathwriting|crohme, size=tiny|small|base,
 encoder=swin|conv (the seed's Swin, or a convolutional encoder as WAP/CoMER use),
 model_axis=N (devices per tensor-parallel group: parameters sharded over the mesh's
 "model" axis by SHARDING_RULES), runlocal (two steps with small batches on tiny data, for
@@ -64,6 +64,9 @@ CONV_ENCODERS = {
 DATASETS = {
     # TFDS name, train split, eval split, test split.
     "synthetic": ("synthetic_math/small", "train", "validation", "test"),
+    # A curriculum's first stage: no fractions, roots or brackets (synthetic_math/flat),
+    # with the vocabulary of synthetic_math/small so `data=synthetic` chains from it.
+    "flat": ("synthetic_math/flat", "train", "validation", "test"),
     "mathwriting": ("mathwriting", "train", "valid", "test"),
     # CROHME 2014 training set; the 2013 test set validates (2014's own test set, if
     # present, is "test").
@@ -90,11 +93,12 @@ SWIN_SHARDING_RULES = (
 _RENDER = "render_ink(height={image_height}, pen_width={pen_width}, max_width={max_width})"
 _PP_PREDICT = "decode_ink|" + _RENDER + "|keep(keys=('id', 'image'))"
 _PP_EVAL = "decode_ink|" + _RENDER + "|keep(keys=('id', 'image', 'label'))"
+_TOKENS = ("|encode_latex(vocab={vocab!r}, key={label_key!r})"
+           "|keep(keys=('id', 'image', 'tokens'))")
 _PP_TRAIN = ("decode_ink|random_affine(p=0.8, scale=(0.9, 1.1), aspect=(0.85, 1.15),"
              " rotation_deg=3.0, shear=0.15)"
-             "|" + _RENDER.replace("{pen_width}", "{train_pen_width}")
-             + "|encode_latex(vocab={vocab!r}, key={label_key!r})"
-             "|keep(keys=('id', 'image', 'tokens'))")
+             "|" + _RENDER.replace("{pen_width}", "{train_pen_width}") + _TOKENS)
+_PP_TEACHER_FORCED = "decode_ink|" + _RENDER + _TOKENS
 
 
 def get_config(arg=None):
@@ -119,6 +123,10 @@ def get_config(arg=None):
   data.data_dir = config_dict.placeholder(str)  # TFDS data dir (None: ~/tensorflow_datasets).
   data.manual_dir = config_dict.placeholder(str)  # Downloaded files (MathWriting, CROHME).
   data.train_split = train_split      # Split trained on (and the vocabulary built from).
+  # Dataset whose train labels make the vocabulary instead (a curriculum's later stage).
+  data.vocab_name = config_dict.placeholder(str)
+  if arg.data == "flat":
+    data.vocab_name = "synthetic_math/small"
   data.eval_split = eval_split        # Split evaluated during training (early stopping).
   data.test_split = test_split        # Split for final reports (--mode=eval --split=...).
   data.input_kind = "ink"             # What users give the model (htr/inputs.py).
@@ -128,10 +136,13 @@ def get_config(arg=None):
   data.train_pen_width = (0.6 * data.pen_width, 1.6 * data.pen_width)  # Train: random pen.
   data.width_buckets = tuple(data.image_height * k for k in (2, 3, 4, 6, 8, 12, 16))  # Padded.
   data.max_width = data.width_buckets[-1]  # Wider inks are shrunk to fit the largest bucket.
-  data.max_tokens = {"synthetic": 64, "crohme": 128}.get(arg.data, 160)  # <bos> label <eos>.
+  data.max_tokens = {"synthetic": 64, "flat": 64, "crohme": 128}.get(arg.data, 160)  # <bos> label <eos>.
   data.pp_train = _PP_TRAIN           # Train ops + augmentation ({...}: data/task fields).
   data.pp_eval = _PP_EVAL             # Eval ops: render, keep the label to score against.
   data.pp_predict = _PP_PREDICT       # Inference ops (ink -> image), `htr latex`.
+  # Eval images with their token targets, no augmentation: what overfit checks train on
+  # and htr/token_kinds.py scores teacher-forced.
+  data.pp_teacher_forced = _PP_TEACHER_FORCED
   data.window_batches = 16            # Batches per width-sorted window (1: no sorting).
   data.skip_bad = False               # Skip (and log) bad samples instead of failing.
   data.num_threads = 2                # Preprocessing threads per process.
@@ -160,14 +171,15 @@ def get_config(arg=None):
       SWIN_SHARDING_RULES if arg.encoder == "swin" else ())
   config.batch_size = 32
   config.eval_batch_size = 64
-  config.num_train_steps = 3000 if arg.data == "synthetic" else 100_000
-  config.eval_every = 500 if arg.data == "synthetic" else 5000
-  config.eval_max_batches = 8 if arg.data == "synthetic" else None
+  synthetic = arg.data in ("synthetic", "flat")
+  config.num_train_steps = 3000 if synthetic else 100_000
+  config.eval_every = 500 if synthetic else 5000
+  config.eval_max_batches = 8 if synthetic else None
   config.log_every = 50
   config.checkpoint_every = 500
   config.early_stopping_patience = 0
   config.optimizer.learning_rate = 1e-3 if arg.size != "base" else 3e-4
-  config.optimizer.warmup_steps = 300 if arg.data == "synthetic" else 2000
+  config.optimizer.warmup_steps = 300 if synthetic else 2000
   config.optimizer.weight_decay = 0.05
   config.optimizer.grad_clip_norm = 1.0
 
@@ -176,8 +188,9 @@ def get_config(arg=None):
   if arg.runlocal:
     config_lib.runlocal(config)
     data.window_batches = 2
-    if arg.data == "synthetic":
+    if synthetic:
       data.name = "synthetic_math/tiny"
+      data.vocab_name = None
   return config
 
 
@@ -186,8 +199,7 @@ def _overfit(config: ml_collections.ConfigDict, n: int) -> None:
   all, apart from how well they generalise."""
   data = config.data
   data.train_split = data.eval_split = data.test_split = f"{data.train_split}[:{n}]"
-  data.pp_train = ("decode_ink|" + _RENDER + "|encode_latex(vocab={vocab!r}, key={label_key!r})"
-                   "|keep(keys=('id', 'image', 'tokens'))")
+  data.pp_train = _PP_TEACHER_FORCED
   config.model.encoder["dropout"] = 0.0
   config.model.decoder["dropout"] = 0.0
   config.label_smoothing = 0.0

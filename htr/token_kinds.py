@@ -66,8 +66,10 @@ def main(argv: list[str] | None = None) -> None:
   task, variables, config = checkpoint.restore_for_inference(args.workdir)
   data = config.data
   data.data_dir = args.data_dir or data.data_dir
-  data.pp_eval = data.pp_eval.rsplit("|", 1)[0] + (
-      "|encode_latex(vocab={vocab!r}, key={label_key!r})|keep(keys=('id', 'image', 'tokens'))")
+  if "pp_teacher_forced" not in data:
+    raise SystemExit(f"{args.workdir}: its config has no data.pp_teacher_forced (a math "
+                     "config of configs/math_swin.py names the ops that give token targets)")
+  data.pp_eval = data.pp_teacher_forced
   pad, sort_key = task.padding()
   dataset = pipeline.make_dataset(
       pipeline.load_components(data, f"{args.split}[:{args.limit}]"), data, pad=pad,

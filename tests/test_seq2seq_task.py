@@ -8,7 +8,7 @@ import pytest
 from htr.data import registry
 from htr.text import latex
 from htr.errors import InputError
-from htr.tasks import get_task
+from htr.tasks import get_task, seq2seq
 
 
 @pytest.fixture
@@ -16,6 +16,17 @@ def task(load_config):
   """The tiny math task over a small vocabulary."""
   vocab = latex.Vocabulary.from_labels(["x^{2}+1", "\\frac{a}{b}", "|y|"])
   return get_task(load_config("math_swin", "runlocal,size=tiny"), {"vocab": list(vocab.tokens)})
+
+
+def test_a_curriculum_stage_takes_the_vocabulary_of_the_stage_it_leads_to(
+    load_config, data_dir):
+  config = load_config("math_swin", "runlocal,size=tiny")
+  config.data.data_dir = data_dir
+  config.data.train_split = "train[:1]"
+  own = seq2seq.vocabulary_from_training_labels(config)
+  config.data.vocab_name = "synthetic_math/tiny"  # Its whole train split.
+  later = seq2seq.vocabulary_from_training_labels(config)
+  assert set(own.tokens) < set(later.tokens)
 
 
 def test_the_task_uses_the_vocabulary_it_is_given_and_saves_it(task):

@@ -30,6 +30,19 @@ def test_labels_are_well_formed_latex_with_every_structure():
   assert seen & set(sm.GREEK) and seen & {"=", "<", "\\leq"} and seen & set(sm.FUNCTIONS)
 
 
+def test_depth_zero_draws_no_structures():
+  """synthetic_math/flat, a curriculum's first stage: symbols on a baseline and
+  one-symbol scripts, no fractions, roots, brackets or big operators."""
+  structures = {"\\frac", "\\sqrt", "\\sum", "\\int", "(", "[", "\\{"}
+  seen = set()
+  for i in range(200):
+    expr = sm.sample_expression(np.random.default_rng(i), depth=0)
+    tokens = set(latex.tokenize(latex.normalize(sm.to_latex(expr))))
+    assert not tokens & structures, tokens
+    seen |= tokens
+  assert {"^", "_", "="} <= seen
+
+
 def test_every_symbol_can_be_written():
   for token in list(sm.GREEK) + list(sm.SIGNS) + list(sm.FUNCTIONS) + ["x", "7", "\\{"]:
     for seed in range(3):  # Writers with different fonts.

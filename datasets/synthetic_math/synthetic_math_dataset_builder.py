@@ -52,6 +52,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           expressions=(16_000, 500, 1_000), writers=(800, 25, 50), depth=2, max_tokens=48,
           seed=1),
       SyntheticMathConfig(
+          name="flat", description="A curriculum's first stage (depth 0): numbers, letters, "
+          "operators and relations, scripts of one symbol; no fractions, roots or brackets.",
+          expressions=(16_000, 500, 1_000), writers=(800, 25, 50), depth=0, max_tokens=24,
+          seed=3),
+      SyntheticMathConfig(
           name="tiny", description="For tests: a few dozen expressions, builds in seconds.",
           expressions=(48, 16, 16), writers=(8, 4, 4), depth=1, max_tokens=24, seed=2),
   ]

@@ -35,15 +35,22 @@ from htr.tasks.ctc import alignable_ctc_loss
 
 
 def vocabulary_from_training_labels(config: ml_collections.ConfigDict) -> latex.Vocabulary:
-  """The tokens of `config.data.label_key` over the train split (min_count filtered)."""
+  """The tokens of `config.data.label_key` over the train split (min_count filtered).
+
+  `data.vocab_name`, when set, names the dataset whose train split's labels are used
+  instead: a curriculum's first stage takes the vocabulary of the last, so the stages
+  chain through `init_from` with the same ids.
+  """
   from htr.data import pipeline
   data = config.data
-  source = pipeline.load_source(data.name, data.train_split, data_dir=data.data_dir,
+  name = data.get("vocab_name") or data.name
+  split = "train" if data.get("vocab_name") else data.train_split
+  source = pipeline.load_source(name, split, data_dir=data.data_dir,
                                 manual_dir=data.manual_dir)
   labels = (as_text(source[i][data.label_key]) for i in range(len(source)))
   vocab = latex.Vocabulary.from_labels(labels, min_count=config.vocab_min_count)
   logging.info("Vocabulary of %d tokens from %d %s/%s labels", len(vocab), len(source),
-               data.name, data.train_split)
+               name, split)
   return vocab
 
 
@@ -80,6 +87,9 @@ class Task(base.Task):
     super().__init__(config, metadata)
     self.vocab = self.build_vocabulary(metadata)
     self.model = models.build(config.model, vocab_size=len(self.vocab))
+    # float32 [V]: 1 for the tokens that draw a symbol (not specials or layout).
+    self.counted = np.array([t not in SPECIALS and t not in self.uncounted_tokens
+                             for t in self.vocab.tokens], np.float32)
 
   # -- labels: what a subclass reading another language overrides ----------
   def build_vocabulary(self, metadata: dict[str, Any] | None) -> Vocabulary:
@@ -142,17 +152,12 @@ class Task(base.Task):
       loss = loss + ctc_weight * scalars["ctc_loss"]
     return loss, (updates, {"loss": loss, **scalars})
 
-  def _counted(self) -> np.ndarray:
-    """float32 [V]: 1 for the tokens that draw a symbol (not specials or layout)."""
-    return np.array([t not in SPECIALS and t not in self.uncounted_tokens
-                     for t in self.vocab.tokens], np.float32)
-
   def count_loss(self, counts: jax.Array, targets: jax.Array, weight: jax.Array
                  ) -> jax.Array:
     """Smooth L1 between predicted and true per-token counts of the drawn symbols, summed
     over the vocabulary and divided by the symbols in the batch (a per-symbol loss, on
     the scale of the per-token cross-entropy)."""
-    counted = self._counted()
+    counted = self.counted
     true = jnp.einsum("blv,bl->bv", jax.nn.one_hot(targets, len(self.vocab)), weight) * counted
     error = optax.huber_loss(counts * counted, true)
     return jnp.sum(error * weight[:, :1]) / jnp.maximum(jnp.sum(true), 1.0)
@@ -161,16 +166,16 @@ class Task(base.Task):
                weight: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(CTC loss per drawn symbol, in label order, over the grid's cells; examples it
     cannot align). Layout tokens are left out: a cell shows a symbol, not a brace."""
-    drawn = (jnp.asarray(self._counted())[targets] * weight) > 0
+    drawn = (jnp.asarray(self.counted)[targets] * weight) > 0
     order = jnp.argsort(~drawn, axis=1, stable=True)  # Drawn symbols first, in order.
     labels = jnp.where(jnp.take_along_axis(drawn, order, 1),
                        jnp.take_along_axis(targets, order, 1), PAD)
     lengths = jnp.sum(drawn, axis=1).astype(jnp.int32)
+    scored = weight[:, 0] * (lengths > 0)  # Real examples with a symbol to align.
     per_example, aligned = alignable_ctc_loss(
-        logits, jnp.sum(frames, axis=1).astype(jnp.int32), labels, lengths,
-        weight[:, 0] * (lengths > 0), blank=PAD)
+        logits, jnp.sum(frames, axis=1).astype(jnp.int32), labels, lengths, scored, blank=PAD)
     loss = jnp.sum(per_example * aligned) / jnp.maximum(jnp.sum(lengths * aligned), 1.0)
-    return loss, jnp.sum(weight[:, 0] * (lengths > 0) - aligned)
+    return loss, jnp.sum(scored - aligned)
 
   # -- inference ------------------------------------------------------------
   def predict(self, variables, batch):
