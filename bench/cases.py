@@ -97,15 +97,15 @@ def _htr_task(size: str = "base", model_axis: int = 1):
 
 
 def _placed(config, state, batch):
-  """`state` and `batch` on the config's mesh over every device, as htr's trainer places them."""
+  """(`state`, `batch`, the state's shardings) on the config's mesh over every device, as
+  htr's trainer places them."""
   import jax
 
   from htr import sharding
   mesh = sharding.create_mesh(config.mesh)
   shardings = sharding.tree_shardings(state, mesh, config.sharding_rules)
-  batch_sharding = sharding.batch_sharding(mesh)
-  return (jax.device_put(state, shardings), jax.device_put(batch, batch_sharding),
-          (shardings, batch_sharding))
+  layout = sharding.BatchLayout(mesh, config.batch_sharding_rules)
+  return jax.device_put(state, shardings), layout.put(batch), shardings
 
 
 def _htr_batch(task, config, lengths: np.ndarray, padded: int) -> dict[str, np.ndarray]:
@@ -130,9 +130,9 @@ def _htr_trainer(task, config, batch):
   params = variables.pop("params")
   state = state_lib.TrainState(step=jnp.zeros((), jnp.int32), params=params,
                            model_state=dict(variables), opt_state=tx.init(params))
-  state, batch, (shardings, batch_sharding) = _placed(config, state, batch)
+  state, batch, shardings = _placed(config, state, batch)
   step = jax.jit(train.make_train_step(task, tx, jax.random.key(1)),
-                 in_shardings=(shardings, batch_sharding), out_shardings=(shardings, None),
+                 in_shardings=(shardings, None), out_shardings=(shardings, None),
                  donate_argnums=0)
   return step, state, batch
 
@@ -306,17 +306,17 @@ def _init(task, batch):
 
 
 def _placed_line(config, task, batch):
-  """(variables, batch): fresh variables for `batch` placed by the config's rules on its
-  mesh, and the one line replicated (whatever the device count, nothing to split)."""
+  """(variables, layout): fresh variables for `batch` placed by the config's rules on its
+  mesh, and the `BatchLayout` that puts a line there as `htr recognize` does (its columns
+  split over "model" when the config says so)."""
   import jax
-  from jax.sharding import NamedSharding, PartitionSpec
 
   from htr import sharding
   mesh = sharding.create_mesh(config.mesh)
   variables = _init(task, batch)
   variables = jax.device_put(variables, sharding.tree_shardings(variables, mesh,
                                                                 config.sharding_rules))
-  return variables, jax.device_put(batch, NamedSharding(mesh, PartitionSpec()))
+  return variables, sharding.BatchLayout(mesh, config.batch_sharding_rules)
 
 
 def _num_params(variables) -> int:
@@ -330,7 +330,8 @@ def htr_offline_line(repeats: int, size: str = "small", width: int = inputs.LINE
   batch = {"inputs": inputs.line_input(width=width)[None, :, :, None],
            "input_lengths": np.array([width], np.int32)}
   config, task = _offline_task(size)
-  variables, batch = _placed_line(config, task, batch)
+  variables, layout = _placed_line(config, task, batch)
+  batch = layout.put(batch)
   compile_s, recognise = _compiled_recogniser(task, variables, batch)
   return {**milliseconds(timed(recognise, repeats, compile_s=compile_s)),
           "input_shape": list(batch["inputs"].shape), "frames": width // task.model.time_stride,
@@ -353,13 +354,13 @@ def htr_offline_read(repeats: int, size: str = "small", width: int = inputs.LINE
   def batch_of():
     return pipeline.host_batch(collate([task.prepare(picture, "line")], pad, 1), pad)
   first = batch_of()
-  variables, _ = _placed_line(config, task, first)
+  variables, layout = _placed_line(config, task, first)
   start = time.perf_counter()
-  predict = jax.jit(task.predict).lower(variables, first).compile()
+  predict = jax.jit(task.predict).lower(variables, layout.put(first)).compile()
   compile_s = time.perf_counter() - start
 
   def read():
-    return task.results(jax.tree.map(np.asarray, predict(variables, batch_of())))
+    return task.results(jax.tree.map(np.asarray, predict(variables, layout.put(batch_of()))))
   return {**milliseconds(timed(read, repeats, compile_s=compile_s)),
           "picture_shape": list(picture.shape), "read_width": int(first["input_lengths"][0]),
           "padded_width": int(first["inputs"].shape[2]), "params": _num_params(variables)}
@@ -476,13 +477,13 @@ def _htr_line_reader(size: str):
   from htr.data.bucketing import collate
   from htr.image import page_pipeline
   config, task = _offline_task(size)
-  variables, _ = _placed_line(config, task, task.dummy_batch(1))
+  variables, layout = _placed_line(config, task, task.dummy_batch(1))
   pad = {"inputs": task.padding()[0]["inputs"]}
   predict = jax.jit(task.predict)
 
   def run(examples):
     batch = pipeline.host_batch(collate(examples, pad, len(examples)), pad)
-    return task.results(jax.tree.map(np.asarray, predict(variables, batch)))
+    return task.results(jax.tree.map(np.asarray, predict(variables, layout.put(batch))))
   return _num_params(variables), page_pipeline.recogniser(task.prepare, run)
 
 

@@ -152,6 +152,9 @@ def get_config(arg=None):
 
   config.mesh = (("data", -1), ("model", arg.model_axis))  # Directions over "model".
   config.sharding_rules = bilstm.DIRECTION_SHARDING_RULES  # Which parameters split there.
+  # A line's columns split over "model" too: each device runs the conv stack on its half
+  # (htr/sharding.py BatchLayout; README, Speed).
+  config.batch_sharding_rules = ((r"^inputs$", ("data", None, "model", None)),)
   config.batch_size = 32
   config.eval_batch_size = 64
   config.num_train_steps = 20_000

@@ -73,6 +73,7 @@ def trainer_defaults(config: ml_collections.ConfigDict) -> ml_collections.Config
   config.profile = False             # Write a profiler trace of a few steps to the workdir.
   config.mesh = (("data", -1), ("model", 1))  # Device mesh; -1: all remaining devices.
   config.sharding_rules = ()         # (param-path regex, PartitionSpec tuple); else replicated.
+  config.batch_sharding_rules = ()   # (batch-key regex, PartitionSpec tuple); else over "data".
   config.compute_dtype = "float32"   # "bfloat16": mixed precision (parameters stay float32).
 
   config.optimizer = ml_collections.ConfigDict()

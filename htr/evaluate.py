@@ -22,8 +22,8 @@ from htr.data import pipeline
 from htr.tasks import Task
 
 
-def run_evaluation(task: Task, predict_fn, variables, ds, batch_shard, *,
-                   max_batches: int | None = None) -> tuple[dict[str, float], list[dict]]:
+def run_evaluation(task: Task, predict_fn, variables, ds, layout: sharding.BatchLayout,
+                   *, max_batches: int | None = None) -> tuple[dict[str, float], list[dict]]:
   """Predicts every batch of `ds`; returns corpus metrics and per-example records.
 
   Every process runs the same number of steps (a process whose shard ran out
@@ -40,7 +40,7 @@ def run_evaluation(task: Task, predict_fn, variables, ds, batch_shard, *,
     else:
       batch = {**batch, "mask": np.zeros_like(batch["mask"])}
     numeric = pipeline.host_batch(batch, pad)
-    outputs = predict_fn(variables, sharding.global_batch(numeric, batch_shard))
+    outputs = predict_fn(variables, layout.put(numeric))
     if jax.process_count() > 1:
       from jax.experimental import multihost_utils
       outputs = multihost_utils.process_allgather(outputs, tiled=True)
@@ -94,8 +94,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike, *,
   split = split or config.data.eval_split
   ds = eval_dataset(task, config, split)
   start = time.time()
-  metrics, records = run_evaluation(task, jax.jit(task.predict), variables, ds,
-                                    sharding.batch_sharding(mesh))
+  layout = sharding.BatchLayout(mesh, config.get("batch_sharding_rules", ()))
+  metrics, records = run_evaluation(task, jax.jit(task.predict), variables, ds, layout)
   report = {"dataset": config.data.name, "split": split, "checkpoint": which,
             "metrics": metrics, "seconds": time.time() - start,
             "worst": task.worst(records, num_worst), "predictions": records}

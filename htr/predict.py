@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from htr import checkpoint, inputs
+from htr import checkpoint, inputs, sharding
 from htr.data import pipeline
 from htr.data.bucketing import collate
 from htr.errors import InputError
@@ -28,7 +28,8 @@ class Predictor:
   `decode` overrides fields of the config's `decode` section (e.g. a CTC model's
   `beam_width` and `lm_path`): how to decode is the caller's choice, the model is the
   checkpoint's. `model_axis` devices share each example by the config's sharding
-  rules (online_ctc: a BiLSTM's two directions on two devices); the rest split the batch.
+  rules (online_ctc: a BiLSTM's two directions on two devices; offline_crnn: also a
+  line's columns, by its batch sharding rules); the rest split the batch.
   """
 
   def __init__(self, workdir: str, *, decode: dict[str, Any] | None = None,
@@ -45,6 +46,8 @@ class Predictor:
     self.name = str(workdir)
     self._pad, _ = self.task.padding()
     self._predict = jax.jit(self.task.predict)
+    self.layout = sharding.BatchLayout(sharding.create_mesh(self.config.mesh),
+                                        self.config.get("batch_sharding_rules", ()))
 
   @property
   def accepts(self) -> list[str]:
@@ -68,7 +71,7 @@ class Predictor:
     # Only model inputs are padded: inference examples carry no training targets.
     pad = {k: v for k, v in self._pad.items() if k in examples[0]}
     batch = pipeline.host_batch(collate(examples, pad, len(examples)), pad)
-    outputs = jax.tree.map(np.asarray, self._predict(self.variables, batch))
+    outputs = jax.tree.map(np.asarray, self._predict(self.variables, self.layout.put(batch)))
     return self.task.results(outputs)
 
   def __call__(self, values: Sequence[inputs.Input], ids: Sequence[str] | None = None

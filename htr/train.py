@@ -74,15 +74,15 @@ def make_train_step(task: Task, tx, base_rng: jax.Array, compute_dtype: str = "f
   return train_step
 
 
-def jit_train_step(task: Task, tx, config: ml_collections.ConfigDict, state_shardings: Any,
-                   batch_shard: jax.sharding.NamedSharding):
-  """The step the trainer runs: jitted with the state's shardings, the state donated.
+def jit_train_step(task: Task, tx, config: ml_collections.ConfigDict, state_shardings: Any):
+  """The step the trainer runs: jitted with the state's shardings, the state donated,
+  the batch where `sharding.BatchLayout` put it.
 
   It compiles once per padded batch shape (a bucket), never per batch.
   """
   return jax.jit(make_train_step(task, tx, jax.random.key(config.seed + 1),
                                  config.compute_dtype),
-                 in_shardings=(state_shardings, batch_shard),
+                 in_shardings=(state_shardings, None),
                  out_shardings=(state_shardings, None), donate_argnums=0)
 
 
@@ -106,7 +106,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
     task_metadata = source_task.metadata()
   task = get_task(config, task_metadata)
   mesh = sharding.create_mesh(config.mesh)
-  batch_shard = sharding.batch_sharding(mesh)
+  layout = sharding.BatchLayout(mesh, config.get("batch_sharding_rules", ()))
   sharding.check_divisible(config, mesh, ("batch_size", "eval_batch_size"))
   writer = metric_writers.create_default_writer(
       str(workdir), just_logging=jax.process_index() > 0, asynchronous=False)
@@ -149,7 +149,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
                                        source_variables)
     logging.info("Initialised from the best checkpoint of %s", config.init_from)
 
-  train_step = jit_train_step(task, tx, config, state_shardings, batch_shard)
+  train_step = jit_train_step(task, tx, config, state_shardings)
   predict_fn = jax.jit(task.predict)
 
   def save(step: int, eval_metrics: dict[str, float] | None):
@@ -172,7 +172,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
   with metric_writers.ensure_flushes(writer):
     while step < config.num_train_steps:
       with jax.profiler.StepTraceAnnotation("train", step_num=step):
-        batch = sharding.global_batch(pipeline.host_batch(next(train_iter), pad), batch_shard)
+        batch = layout.put(pipeline.host_batch(next(train_iter), pad))
         state, aux = train_step(state, batch)
       step += 1
       pending.append(aux)
@@ -200,7 +200,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
       if step % config.eval_every == 0 or is_last:
         with report.timed("eval"):
           eval_metrics, records = evaluate.run_evaluation(
-              task, predict_fn, state.variables(), eval_ds, batch_shard,
+              task, predict_fn, state.variables(), eval_ds, layout,
               max_batches=config.eval_max_batches)
         if jax.process_index() == 0:
           task.save_artifacts(records, workdir, f"eval_{config.data.eval_split}")

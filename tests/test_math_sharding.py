@@ -46,10 +46,9 @@ def _setup(config):
   mesh = sharding.create_mesh(config.mesh)
   state, shardings = state_lib.create_state(task, tx, mesh, config)
   step = jax.jit(train.make_train_step(task, tx, jax.random.key(0), config.compute_dtype),
-                 in_shardings=(shardings, sharding.batch_sharding(mesh)),
+                 in_shardings=(shardings, None),
                  out_shardings=(shardings, None))
-  batch = sharding.global_batch(_batch(task, config.batch_size),
-                                sharding.batch_sharding(mesh))
+  batch = sharding.BatchLayout(mesh).put(_batch(task, config.batch_size))
   return step, state, batch, shardings
 
 

@@ -10,7 +10,9 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from htr import cli, export, train
+from jax.sharding import PartitionSpec as P
+
+from htr import cli, export, inputs, train
 from htr.errors import InputError
 from htr.image import lines
 from htr.ink import render, synthetic
@@ -144,6 +146,19 @@ def test_htr_recognize_reads_line_images_like_the_export(workdir, line_image_fil
       start = result["text"].index(word["text"], start)
       assert word["confidence"] == min(result["char_scores"][start:start + len(word["text"])])
       start += len(word["text"])
+
+
+def test_a_line_split_by_columns_over_two_devices_reads_as_on_one(workdir, line_image_files):
+  """configs/offline_crnn.py's batch_sharding_rules: with `model_axis=2` each device runs
+  the conv stack on half the columns (XLA exchanges the seam) and one BiLSTM direction."""
+  lines_read = [inputs.read_image(p) for p in line_image_files(3)]
+  whole = Predictor(workdir)(lines_read)
+  split = Predictor(workdir, model_axis=2)
+  assert split.layout.sharding("inputs", (3, 64, 256, 1)).spec == P(None, None, "model", None)
+  halves = split(lines_read)
+  assert [r["text"] for r in halves] == [r["text"] for r in whole]
+  np.testing.assert_allclose([r["confidence"] for r in halves],
+                             [r["confidence"] for r in whole], rtol=1e-4)
 
 
 def test_bad_image_files_are_clear_errors(workdir, tmp_path, capsys):

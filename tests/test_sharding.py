@@ -46,11 +46,29 @@ def test_rules_see_clean_paths_of_a_whole_train_state_and_typos_are_errors():
     sharding.tree_shardings(state, mesh, [("dense/kernal", (None, "model"))])
 
 
-def test_global_batch_is_split_over_data_axis():
+def test_a_batch_is_split_over_the_data_axis():
   mesh = sharding.create_mesh((("data", -1), ("model", 1)))
   batch = {"x": np.arange(16, dtype=np.float32).reshape(8, 2)}
-  out = sharding.global_batch(batch, sharding.batch_sharding(mesh))
+  out = sharding.BatchLayout(mesh).put(batch)
   assert len(out["x"].addressable_shards) == 8
   assert out["x"].addressable_shards[0].data.shape == (1, 2)
   np.testing.assert_array_equal(np.asarray(out["x"]), batch["x"])
   assert float(jax.jit(lambda b: b["x"].sum())(out)) == batch["x"].sum()
+
+
+def test_rules_split_an_examples_own_axes_and_what_no_axis_divides_stays_whole():
+  mesh = sharding.create_mesh((("data", -1), ("model", 2)))
+  layout = sharding.BatchLayout(mesh, ((r"^image$", ("data", None, "model")),))
+  batch = {"image": np.arange(4 * 3 * 6, dtype=np.float32).reshape(4, 3, 6),
+           "lengths": np.arange(4, dtype=np.int32)}
+  out = layout.put(batch)
+  assert out["image"].sharding.spec == P("data", None, "model")
+  assert out["image"].addressable_shards[0].data.shape == (1, 3, 3)  # 4 x 2 devices.
+  assert out["lengths"].sharding.spec == P("data")
+  np.testing.assert_array_equal(np.asarray(out["image"]), batch["image"])
+  # One odd-width line: neither "data" (4 devices) nor "model" divides it.
+  line = layout.put({"image": np.ones((1, 3, 5), np.float32)})["image"]
+  assert line.sharding.spec == P(None, None, None)
+  with pytest.raises(ValueError, match="more axes than image"):
+    layout.sharding("image", (4, 6))
+

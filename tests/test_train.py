@@ -108,12 +108,12 @@ def _fresh(config):
 def test_the_trainers_step_compiles_once_per_bucket(tiny):
   config = tiny()
   task, tx, mesh, state, shardings = _fresh(config)
-  batch_shard = sharding.batch_sharding(mesh)
-  step = train.jit_train_step(task, tx, config, shardings, batch_shard)
+  layout = sharding.BatchLayout(mesh)
+  step = train.jit_train_step(task, tx, config, shardings)
   for length in (128, 192, 128, 192, 128):
     batch = task.dummy_batch(config.batch_size)
     batch["inputs"] = np.zeros((config.batch_size, length, 4), np.float32)
-    state, _ = step(state, sharding.global_batch(batch, batch_shard))
+    state, _ = step(state, layout.put(batch))
   assert step._cache_size() == 2  # One executable per bucket length, reused.
 
 
