@@ -305,10 +305,10 @@ def _init(task, batch):
   return jax.jit(task.init)(jax.random.key(0, impl="unsafe_rbg"), batch)
 
 
-def _placed_line(config, task, batch):
+def _placed_model(config, task, batch):
   """(variables, layout): fresh variables for `batch` placed by the config's rules on its
-  mesh, and the `BatchLayout` that puts a line there as `htr recognize` does (its columns
-  split over "model" when the config says so)."""
+  mesh, and the `BatchLayout` that puts an input there as `htr recognize` does (a line's
+  columns, a page's rows split over "model" when the config says so)."""
   import jax
 
   from htr import sharding
@@ -330,7 +330,7 @@ def htr_offline_line(repeats: int, size: str = "small", width: int = inputs.LINE
   batch = {"inputs": inputs.line_input(width=width)[None, :, :, None],
            "input_lengths": np.array([width], np.int32)}
   config, task = _offline_task(size)
-  variables, layout = _placed_line(config, task, batch)
+  variables, layout = _placed_model(config, task, batch)
   batch = layout.put(batch)
   compile_s, recognise = _compiled_recogniser(task, variables, batch)
   return {**milliseconds(timed(recognise, repeats, compile_s=compile_s)),
@@ -354,7 +354,7 @@ def htr_offline_read(repeats: int, size: str = "small", width: int = inputs.LINE
   def batch_of():
     return pipeline.host_batch(collate([task.prepare(picture, "line")], pad, 1), pad)
   first = batch_of()
-  variables, layout = _placed_line(config, task, first)
+  variables, layout = _placed_model(config, task, first)
   start = time.perf_counter()
   predict = jax.jit(task.predict).lower(variables, layout.put(first)).compile()
   compile_s = time.perf_counter() - start
@@ -369,20 +369,23 @@ def htr_offline_read(repeats: int, size: str = "small", width: int = inputs.LINE
 # ---------------------------------------------------------------------------
 # Pages (both sides share the host code; only the networks differ).
 # ---------------------------------------------------------------------------
-def detect_config(size: str = "small", page_size: int | None = None):
+def detect_config(size: str = "small", page_size: int | None = None, model_axis: int = 1):
   """configs/page_detect.py (synthetic pages: 1024-pixel working side) at `size`."""
   spec = importlib.util.spec_from_file_location("page_detect", _DETECT_CONFIG)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  config = module.get_config(f"size={size}")
+  config = module.get_config(f"size={size},model_axis={model_axis}")
   if page_size:
     config.data.page_size = page_size
   return config
 
 
 def _detect_task(size: str, page_size: int | None):
+  """(config, task) for one page as `htr --cpu_devices=2 recognize --page --model_axis=2`
+  detects its lines: its rows split over two devices when there are two."""
   from htr import tasks
-  return tasks.get_task(detect_config(size, page_size))
+  config = detect_config(size, page_size, _direction_devices())
+  return config, tasks.get_task(config)
 
 
 def _true_maps(task, example: dict[str, Any], page) -> tuple[np.ndarray, np.ndarray]:
@@ -445,16 +448,16 @@ def _htr_detector(size: str, page_size: int | None):
   """(task, params, compile seconds, detect): the detect task's predict jitted and
   compiled for one fitted page, and a call from a host page `[S, S, 1]` to host maps."""
   import jax
-  task = _detect_task(size, page_size)
+  config, task = _detect_task(size, page_size)
   batch = {"image": task.prepare(inputs.page()[0], "page")["image"][None]}
   # Fully convolutional: the parameters of any page size.
-  variables = _init(task, {"image": np.zeros((1, 64, 64, 1), np.float32)})
+  variables, layout = _placed_model(config, task, {"image": np.zeros((1, 64, 64, 1), np.float32)})
   start = time.perf_counter()
-  predict = jax.jit(task.predict).lower(variables, batch).compile()
+  predict = jax.jit(task.predict).lower(variables, layout.put(batch)).compile()
   compile_s = time.perf_counter() - start
 
   def detect(image: np.ndarray) -> dict[str, np.ndarray]:
-    return jax.tree.map(np.asarray, predict(variables, {"image": image[None]}))
+    return jax.tree.map(np.asarray, predict(variables, layout.put({"image": image[None]})))
   return task, _num_params(variables), compile_s, detect
 
 
@@ -477,7 +480,7 @@ def _htr_line_reader(size: str):
   from htr.data.bucketing import collate
   from htr.image import page_pipeline
   config, task = _offline_task(size)
-  variables, layout = _placed_line(config, task, task.dummy_batch(1))
+  variables, layout = _placed_model(config, task, task.dummy_batch(1))
   pad = {"inputs": task.padding()[0]["inputs"]}
   predict = jax.jit(task.predict)
 
@@ -623,7 +626,7 @@ def _peer_detector(size: str, page_size: int | None):
   import torch
 
   from bench import peer_detector
-  task = _detect_task(size, page_size)
+  _, task = _detect_task(size, page_size)
   torch.manual_seed(0)
   model = peer_detector.LineDetector(
       **{k: v for k, v in task.config.model.items() if k != "name"}, num_maps=3)

@@ -17,10 +17,11 @@ IAM-OnDB forms drawn as pages (~/iam_ondb as for configs/online_ctc.py:data=iam_
       --mode=eval --split=testset_v
 
 Arguments (after the colon): data=synthetic|layout|iam_pages, size=tiny|small|base,
-runlocal (two steps with small batches on the pages of `page_layout_fixture`, built
-offline from the page_layout test fixture: laptops and the tests), local_data=fixture|
-synthetic (what runlocal trains on: that fixture, or `synthetic_pages/tiny`'s 20 small
-pages, built in a few seconds).
+model_axis (devices that share one page, by rows: `htr --cpu_devices=2 recognize --page
+--model_axis=2` on two cores), runlocal (two steps with small batches on the pages of
+`page_layout_fixture`, built offline from the page_layout test fixture: laptops and the
+tests), local_data=fixture|synthetic (what runlocal trains on: that fixture, or
+`synthetic_pages/tiny`'s 20 small pages, built in a few seconds).
 """
 
 import ml_collections
@@ -56,8 +57,8 @@ _TARGET_KEYS = ", 'region', 'edges', 'boxes', 'num_boxes'"
 
 
 def get_config(arg=None):
-  arg = config_lib.parse_arg(arg, data="synthetic", size="small", runlocal=False,
-                             local_data="fixture")
+  arg = config_lib.parse_arg(arg, data="synthetic", size="small", model_axis=1,
+                             runlocal=False, local_data="fixture")
   if arg.data not in DATASETS:
     raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
   if arg.size not in SIZES:
@@ -93,6 +94,11 @@ def get_config(arg=None):
   config.detect.dice_weight = 1.0     # Loss: BCE + this * dice on the region map...
   config.detect.edge_weight = 0.2     # ...+ this * L1 of core cells' edge distances (cells).
 
+  config.mesh = (("data", -1), ("model", arg.model_axis))
+  # A page's rows split over "model": each device runs the network on its band (XLA
+  # exchanges the rows at the seams); one 1,024-pixel page on two devices in about half
+  # the time of one (htr/sharding.py BatchLayout; README, Speed).
+  config.batch_sharding_rules = ((r"^image$", ("data", "model", None, None)),)
   config.batch_size = 16
   config.eval_batch_size = 16
   config.num_train_steps = 20_000

@@ -106,9 +106,9 @@ def _zoo_detector() -> str:
                      "workdir, its export or a zoo entry)") from None
 
 
-def _detector(source: str):
+def _detector(source: str, model_axis: int | None = None):
   """--detector: a detect workdir, an export (or one SavedModel) or a zoo entry -> the
-  model, loaded once, refused unless it finds lines."""
+  model, loaded once, refused unless it finds lines; `model_axis` devices share a page."""
   if os.path.isdir(source) and any(os.path.isfile(os.path.join(source, f))
                                    for f in ("saved_model.pb", "metadata.json")):
     from htr.serve.models import load_model
@@ -117,7 +117,7 @@ def _detector(source: str):
     from htr import zoo
     from htr.predict import Predictor
     workdir = os.path.isdir(source) and not os.path.isfile(os.path.join(source, zoo.MANIFEST))
-    model = Predictor(source if workdir else zoo.entry(source).source)
+    model = Predictor(source if workdir else zoo.entry(source).source, model_axis=model_axis)
   if model.returns != "lines":
     raise InputError(f"not a line detector: its model returns {model.returns}, not lines "
                      "(train one with configs/page_detect.py)", path=source)
@@ -142,7 +142,7 @@ def _read_page(args) -> int:
     page = dataclasses.replace(page_reading.read_segmentation(args.lines), image=image_path)
     page_reading.check_size(image, page, lines_name=args.lines, image_name=image_path)
   else:
-    detector = _detector(args.detector or _zoo_detector())
+    detector = _detector(args.detector or _zoo_detector(), args.model_axis)
   predictor = _predictor(args, "line")
   if "image" not in predictor.accepts or predictor.returns != "text":
     raise InputError(f"the model reads {' or '.join(predictor.accepts)} into "
@@ -177,7 +177,7 @@ def _evaluate_pages(args) -> int:
   from htr.data import pipeline
   from htr.image import page_eval, page_model, page_pipeline, page_reading, page_records
   detector_source = args.detector or _zoo_detector()
-  detector = _detector(detector_source)
+  detector = _detector(detector_source, args.model_axis)
   predictor = _predictor(args, "line")
   recognise = page_pipeline.recogniser(predictor.prepare, predictor.run)
 

@@ -100,7 +100,7 @@ def test_torch_detector_peer_has_htr_detectors_layers(size):
   import jax
 
   from bench import cases, peer_detector
-  task = cases._detect_task(size, 64)
+  _, task = cases._detect_task(size, 64)
   batch = {"image": np.zeros((1, 64, 64, 1), np.float32)}
   shapes = jax.eval_shape(task.init, jax.random.key(0), batch)["params"]
   ours = sorted(tuple(s.shape[::-1][:2] + s.shape[:2]) if len(s.shape) == 4 else s.shape

@@ -158,6 +158,26 @@ def test_runlocal_training_on_8_devices_finds_the_lines(line_detector):
   assert metrics["map50"] > 0.5  # Trained on these pages: it finds them (0.98 measured).
 
 
+def test_a_page_split_by_rows_over_two_devices_finds_the_lines_of_one(line_detector, pages):
+  """configs/page_detect.py's batch_sharding_rules: with `model_axis=2` each device runs
+  the network on a band of rows (XLA exchanges the rows at the seams)."""
+  from jax.sharding import PartitionSpec as P
+
+  from htr.predict import Predictor
+  _, workdir = line_detector
+  images = [inputs.decode_image(r["image_bytes"], "page", formats=None) for r in pages]
+  whole = Predictor(workdir)(images)
+  split = Predictor(workdir, model_axis=2)
+  assert split.layout.sharding("image", (1, 256, 256, 1)).spec == P(None, "model", None, None)
+  found = 0
+  for a, b in zip(split(images), whole, strict=True):
+    assert len(a["lines"]) == len(b["lines"])
+    for x, y in zip(a["lines"], b["lines"]):
+      np.testing.assert_allclose(x["polygon"], y["polygon"], atol=0.1)
+    found += len(b["lines"])
+  assert found >= len(pages)
+
+
 def test_the_saved_model_gives_the_checkpoints_maps_and_lines(line_detector, detector_export,
                                                               pages):
   import json
