@@ -9,6 +9,7 @@ own axes by `config.batch_sharding_rules` (BatchLayout).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -99,12 +100,13 @@ class BatchLayout:
 
   def sharding(self, key: str, shape: tuple[int, ...]) -> NamedSharding:
     """The sharding of batch entry `key` of global shape `shape`."""
-    spec = next((tuple(spec) for pattern, spec in self.rules if re.search(pattern, key)),
-                ("data",))
+    spec = next((spec for pattern, spec in self.rules if re.search(pattern, key)), ("data",))
     if len(spec) > len(shape):
       raise ValueError(f"batch sharding rule {spec} has more axes than {key} {shape}")
+    # An axis is None, a mesh axis name or several (a list, as a JSON config has them).
+    axes = [tuple(axis) if isinstance(axis, list) else axis for axis in spec]
     return NamedSharding(self.mesh, P(*(axis if self._divides(axis, size) else None
-                                        for axis, size in zip(spec, shape))))
+                                        for axis, size in zip(axes, shape))))
 
   def put(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
     """Each process's slice of the batch (its rows) -> one global array per key."""
@@ -113,8 +115,9 @@ class BatchLayout:
         self.sharding(k, (np.shape(v)[0] * rows, *np.shape(v)[1:])), v)
             for k, v in batch.items()}
 
-  def _divides(self, axis: str | None, size: int) -> bool:
-    return axis is None or size % self.mesh.shape[axis] == 0
+  def _divides(self, axis: str | tuple[str, ...] | None, size: int) -> bool:
+    names = () if axis is None else (axis,) if isinstance(axis, str) else axis
+    return size % math.prod(self.mesh.shape[name] for name in names) == 0
 
 
 def check_divisible(config: ml_collections.ConfigDict, mesh: Mesh, keys: tuple[str, ...]) -> None:

@@ -69,6 +69,10 @@ def test_rules_split_an_examples_own_axes_and_what_no_axis_divides_stays_whole()
   # One odd-width line: neither "data" (4 devices) nor "model" divides it.
   line = layout.put({"image": np.ones((1, 3, 5), np.float32)})["image"]
   assert line.sharding.spec == P(None, None, None)
+  # Axes as a JSON config holds them (lists); several mesh axes on one array axis.
+  both = sharding.BatchLayout(mesh, [["^image$", [None, None, ["data", "model"]]]])
+  assert both.sharding("image", (4, 3, 16)).spec == P(None, None, ("data", "model"))
+  assert both.sharding("image", (4, 3, 6)).spec == P(None, None, None)
   with pytest.raises(ValueError, match="more axes than image"):
     layout.sharding("image", (4, 6))
 
