@@ -143,7 +143,7 @@ def read_page_lines(image: np.ndarray, page: Page, recognise: Recogniser, *,
     page: its lines (polygon and baseline; their texts are replaced).
     recognise: line images -> one result dict each (`text`, optionally `confidence` and
       `words` [{"text", "confidence"}], or `error` for an image it cannot read).
-    batch_size: lines per `recognise` call.
+    batch_size: lines per `recognise` call (lines of like width-to-height together).
     strict: raise on a line that cannot be cut or read; False keeps it without text
       (and no confidence or words) and lists it in `failed`.
     where: what errors name (the segmentation file); `page.image` by default.
@@ -171,7 +171,10 @@ def read_page_lines(image: np.ndarray, page: Page, recognise: Recogniser, *,
     raise InputError(_failures([(page.lines[i].id, r) for i, r in failed.items()],
                                f"cut from {os.path.basename(page.image)}"), path=where)
   read = list(page.lines)
-  order = list(crops)
+  # Batches of lines of like shape: each is padded to its widest line's width bucket, so
+  # a short line batched with long ones costs their width (a 25-line page: 529 against
+  # 601 ms read in the file's order; README, Speed). Results go back by line.
+  order = sorted(crops, key=lambda i: crops[i].shape[1] / max(crops[i].shape[0], 1))
   for start in range(0, len(order), batch_size):
     batch = order[start:start + batch_size]
     results = recognise([crops[i] for i in batch])
