@@ -136,7 +136,8 @@ def get_config(arg=None):
   data.train_pen_width = (0.6 * data.pen_width, 1.6 * data.pen_width)  # Train: random pen.
   data.width_buckets = tuple(data.image_height * k for k in (2, 3, 4, 6, 8, 12, 16))  # Padded.
   data.max_width = data.width_buckets[-1]  # Wider inks are shrunk to fit the largest bucket.
-  data.max_tokens = {"synthetic": 64, "flat": 64, "crohme": 128}.get(arg.data, 160)  # <bos> label <eos>.
+  # Padded label length: <bos> label <eos>.
+  data.max_tokens = {"synthetic": 64, "flat": 64, "crohme": 128}.get(arg.data, 160)
   data.pp_train = _PP_TRAIN           # Train ops + augmentation ({...}: data/task fields).
   data.pp_eval = _PP_EVAL             # Eval ops: render, keep the label to score against.
   data.pp_predict = _PP_PREDICT       # Inference ops (ink -> image), `htr latex`.
