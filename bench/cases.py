@@ -104,7 +104,7 @@ def _placed(config, state, batch):
   from htr import sharding
   mesh = sharding.create_mesh(config.mesh)
   shardings = sharding.tree_shardings(state, mesh, config.sharding_rules)
-  layout = sharding.BatchLayout(mesh, config.batch_sharding_rules)
+  layout = sharding.BatchLayout.of(config, mesh)
   return jax.device_put(state, shardings), layout.put(batch), shardings
 
 
@@ -316,7 +316,7 @@ def _placed_model(config, task, batch):
   variables = _init(task, batch)
   variables = jax.device_put(variables, sharding.tree_shardings(variables, mesh,
                                                                 config.sharding_rules))
-  return variables, sharding.BatchLayout(mesh, config.batch_sharding_rules)
+  return variables, sharding.BatchLayout.of(config, mesh)
 
 
 def _num_params(variables) -> int:

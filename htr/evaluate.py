@@ -94,7 +94,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLike, *,
   split = split or config.data.eval_split
   ds = eval_dataset(task, config, split)
   start = time.time()
-  layout = sharding.BatchLayout(mesh, config.get("batch_sharding_rules", ()))
+  layout = sharding.BatchLayout.of(config, mesh)
   metrics, records = run_evaluation(task, jax.jit(task.predict), variables, ds, layout)
   report = {"dataset": config.data.name, "split": split, "checkpoint": which,
             "metrics": metrics, "seconds": time.time() - start,

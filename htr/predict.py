@@ -46,8 +46,7 @@ class Predictor:
     self.name = str(workdir)
     self._pad, _ = self.task.padding()
     self._predict = jax.jit(self.task.predict)
-    self.layout = sharding.BatchLayout(sharding.create_mesh(self.config.mesh),
-                                        self.config.get("batch_sharding_rules", ()))
+    self.layout = sharding.BatchLayout.of(self.config, sharding.create_mesh(self.config.mesh))
 
   @property
   def accepts(self) -> list[str]:

@@ -98,6 +98,11 @@ class BatchLayout:
   mesh: Mesh
   rules: Sequence[tuple[str, Sequence[str | None]]] = ()
 
+  @classmethod
+  def of(cls, config: ml_collections.ConfigDict, mesh: Mesh) -> BatchLayout:
+    """The layout `config` asks for on `mesh` (configs saved before batch rules: none)."""
+    return cls(mesh, config.get("batch_sharding_rules", ()))
+
   def sharding(self, key: str, shape: tuple[int, ...]) -> NamedSharding:
     """The sharding of batch entry `key` of global shape `shape`."""
     spec = next((spec for pattern, spec in self.rules if re.search(pattern, key)), ("data",))

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
       variables, **task.model_inputs(batch)), -1))
   predicted, targets = [], []
   for batch in dataset:
-    numeric = {k: v for k, v in batch.items() if v.dtype != object}
+    numeric = pipeline.host_batch(batch, pad)
     keep = batch["mask"] > 0
     predicted.append(np.asarray(forward(numeric))[keep])
     targets.append(batch["tokens"][keep, 1:])

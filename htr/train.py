@@ -106,7 +106,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: epath.PathLik
     task_metadata = source_task.metadata()
   task = get_task(config, task_metadata)
   mesh = sharding.create_mesh(config.mesh)
-  layout = sharding.BatchLayout(mesh, config.get("batch_sharding_rules", ()))
+  layout = sharding.BatchLayout.of(config, mesh)
   sharding.check_divisible(config, mesh, ("batch_size", "eval_batch_size"))
   writer = metric_writers.create_default_writer(
       str(workdir), just_logging=jax.process_index() > 0, asynchronous=False)

@@ -208,10 +208,10 @@ class Swin(nn.Module):
     # every other gradient with it. PyTorch's Conv default, a bias spread like the
     # kernel's outputs (1/sqrt(fan_in)), gives blank patches a real spread.
     x = self._conv_stem(image) if self.conv_stem else image
-    fan_in = (1 if self.conv_stem else p * p) * x.shape[-1]
-    x = nn.Conv(self.embed_dim, (1, 1) if self.conv_stem else (p, p),
-                strides=1 if self.conv_stem else (p, p), padding="VALID", dtype=self.dtype,
-                bias_init=nn.initializers.normal(fan_in ** -0.5), name="patch_embed")(x)
+    k = 1 if self.conv_stem else p  # After the stem, a 1x1 projection.
+    x = nn.Conv(self.embed_dim, (k, k), strides=(k, k), padding="VALID", dtype=self.dtype,
+                bias_init=nn.initializers.normal((k * k * x.shape[-1]) ** -0.5),
+                name="patch_embed")(x)
     x = nn.LayerNorm(dtype=self.dtype)(x)
     width = -(-image_width // p)  # Columns holding any real pixel.
     for stage, (depth, heads) in enumerate(zip(self.depths, self.num_heads, strict=True)):
