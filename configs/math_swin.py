@@ -90,7 +90,8 @@ SWIN_SHARDING_RULES = (
     (r"relative_position_bias$", (None, "model")),                # [positions, heads]
 )
 
-_RENDER = "render_ink(height={image_height}, pen_width={pen_width}, max_width={max_width})"
+_RENDER = ("render_ink(height={image_height}, pen_width={pen_width}, max_width={max_width},"
+           " stroke_height={stroke_height})")
 _PP_PREDICT = "decode_ink|" + _RENDER + "|keep(keys=('id', 'image'))"
 _PP_EVAL = "decode_ink|" + _RENDER + "|keep(keys=('id', 'image', 'label'))"
 _TOKENS = ("|encode_latex(vocab={vocab!r}, key={label_key!r})"
@@ -134,6 +135,9 @@ def get_config(arg=None):
   data.image_height = size["image_height"]  # Ink is rendered at this height (pixels).
   data.pen_width = 2.0 * data.image_height / 64  # Eval/predict pen diameter (pixels).
   data.train_pen_width = (0.6 * data.pen_width, 1.6 * data.pen_width)  # Train: random pen.
+  # Pixels of an ink's typical stroke (None: every ink fitted to the height, so a lone
+  # symbol is drawn 3-4x larger than the same symbol in a fraction).
+  data.stroke_height = config_dict.placeholder(float)
   data.width_buckets = tuple(data.image_height * k for k in (2, 3, 4, 6, 8, 12, 16))  # Padded.
   data.max_width = data.width_buckets[-1]  # Wider inks are shrunk to fit the largest bucket.
   # Padded label length: <bos> label <eos>.

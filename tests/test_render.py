@@ -5,7 +5,7 @@ import pytest
 
 from htr.errors import InputError
 from htr.ink import Ink
-from htr.ink.render import render
+from htr.ink.render import render, typical_stroke_height
 
 
 def _square() -> Ink:
@@ -107,3 +107,42 @@ def test_dense_digitiser_points_render_like_sparse_ones():
   a = render(dense, scale=3.0, pen_width=2.0).astype(float)
   b = render(sparse, scale=3.0, pen_width=2.0).astype(float)
   assert a.shape == b.shape and np.abs(a - b).mean() < 4
+
+
+def _glyphs(size: float, rows: int) -> Ink:
+  """`rows` rows of three `size`-high vertical strokes and one flat bar under each row,
+  like a stack of fractions."""
+  strokes = []
+  for row in range(rows):
+    top = row * 2.5 * size
+    strokes += [np.array([[x, top], [x, top + size]]) for x in (0.0, 10.0, 20.0)]
+    strokes.append(np.array([[0.0, top + 1.5 * size], [25.0, top + 1.5 * size]]))
+  return Ink.from_strokes(strokes)
+
+
+def test_typical_stroke_height_leaves_out_flat_strokes():
+  assert typical_stroke_height(_glyphs(8.0, rows=3)) == pytest.approx(8.0)
+  dot = Ink.from_strokes([np.array([[1.0, 1.0]])])
+  assert typical_stroke_height(dot) == 0.0
+
+
+def _drawn_height(image: np.ndarray) -> int:
+  """Pixels spanned by the top glyph of the column with most ink (its first run)."""
+  rows = np.flatnonzero(image[:, image.sum(0).argmax()] > 128)
+  gaps = np.flatnonzero(np.diff(rows) > 1)
+  return (rows[gaps[0]] if len(gaps) else rows[-1]) - rows[0]
+
+
+def test_stroke_height_gives_one_glyph_size_until_the_ink_must_shrink():
+  one_row, three_rows = _glyphs(8.0, rows=1), _glyphs(8.0, rows=3)
+  # Fitted to the height, the same glyph is drawn ~3x larger alone than in a stack.
+  assert _drawn_height(render(one_row, height=64)) > 2 * _drawn_height(render(three_rows, height=64))
+  for ink in (one_row, _glyphs(3.0, rows=1), _glyphs(50.0, rows=1)):
+    image = render(ink, height=64, pen_width=1.0, stroke_height=12.0)
+    assert image.shape[0] == 64 and abs(_drawn_height(image) - 12) <= 2
+    rows = np.flatnonzero(image.max(1) > 128)  # Centred vertically.
+    assert abs((rows[0] + rows[-1]) / 2 - 31.5) <= 2
+  # Five rows of 12 px glyphs (and their gaps) do not fit 64 px: the ink shrinks to fit.
+  stacked = render(_glyphs(8.0, rows=5), height=64, pen_width=1.0, stroke_height=12.0)
+  rows = np.flatnonzero(stacked.max(1) > 128)
+  assert rows[0] <= 4 and rows[-1] >= 59 and _drawn_height(stacked) < 12

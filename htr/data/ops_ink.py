@@ -86,7 +86,8 @@ def get_smooth_distortion(p: float = 1.0, **kwargs):
 @register("render_ink", random=True)
 def get_render_ink(height: int = 64, pen_width: float | tuple[float, float] = 2.0,
                    stroke_jitter: float = 0.0, max_width: int | None = None,
-                   padding: float = 2.0, supersample: int = 4):
+                   padding: float = 2.0, supersample: int = 4,
+                   stroke_height: float | None = None):
   """`ink` -> float32 `image` [height, W, 1] (ink 1.0 on 0.0) and int32 `image_width` W.
 
   The width follows the ink's aspect ratio (pad it to width buckets in the batch).
@@ -101,6 +102,9 @@ def get_render_ink(height: int = 64, pen_width: float | tuple[float, float] = 2.
     max_width: inks wider than this at `height` are shrunk to fit it.
     padding: free pixels around the ink.
     supersample: anti-aliasing sub-pixels per pixel side.
+    stroke_height: draw the ink's typical stroke this many pixels tall, centred, instead
+      of fitting the whole ink to `height` (it still shrinks to fit): one glyph size for
+      a lone symbol and a nest of fractions.
   """
   lo, hi = (pen_width, pen_width) if np.isscalar(pen_width) else pen_width
 
@@ -110,7 +114,8 @@ def get_render_ink(height: int = 64, pen_width: float | tuple[float, float] = 2.
     if stroke_jitter > 0:
       width = width * np.exp(rng.normal(0.0, stroke_jitter, ink.num_strokes))
     image = render.render(ink, height=height, pen_width=width, padding=padding,
-                          max_width=max_width, supersample=supersample)
+                          max_width=max_width, supersample=supersample,
+                          stroke_height=stroke_height)
     return {**example, "image": (image.astype(np.float32) / 255.0)[..., None],
             "image_width": np.int32(image.shape[1])}
   return op
