@@ -24,11 +24,14 @@ renders ink as training did and answers in LaTeX):
 Arguments (after the colon): data=synthetic|flat|mathwriting|crohme, size=tiny|small|base,
 encoder=swin|conv (the seed's Swin, or a convolutional encoder as WAP/CoMER use),
 model_axis=N (devices per tensor-parallel group: parameters sharded over the mesh's
-"model" axis by SHARDING_RULES), runlocal (two steps with small batches on tiny data, for
+"model" axis by SHARDING_RULES), symbol_maps (train each encoder cell to name the symbol
+it shows, from the strokes' tokens of synthetic_math), runlocal (two steps with small batches on tiny data, for
 laptops and tests), overfit=N (the recipe check: train and evaluate on the first N
 training expressions, no augmentation, dropout or label smoothing; a model that can
 learn must read them all exactly).
 """
+
+import math
 
 import ml_collections
 from ml_collections import config_dict
@@ -91,24 +94,34 @@ SWIN_SHARDING_RULES = (
 )
 
 _RENDER = ("render_ink(height={image_height}, pen_width={pen_width}, max_width={max_width},"
-           " stroke_height={stroke_height})")
-_PP_PREDICT = "decode_ink|" + _RENDER + "|keep(keys=('id', 'image'))"
-_PP_EVAL = "decode_ink|" + _RENDER + "|keep(keys=('id', 'image', 'label'))"
+           " stroke_height={stroke_height}{placement})")
+_RENDER_PLAIN = _RENDER.replace("{placement}", "")
+_PP_PREDICT = "decode_ink|" + _RENDER_PLAIN + "|keep(keys=('id', 'image'))"
+_PP_EVAL = "decode_ink|" + _RENDER_PLAIN + "|keep(keys=('id', 'image', 'label'))"
 _TOKENS = ("|encode_latex(vocab={vocab!r}, key={label_key!r})"
            "|keep(keys=('id', 'image', 'tokens'))")
-_PP_TRAIN = ("decode_ink|random_affine(p=0.8, scale=(0.9, 1.1), aspect=(0.85, 1.15),"
-             " rotation_deg=3.0, shear=0.15)"
-             "|" + _RENDER.replace("{pen_width}", "{train_pen_width}") + _TOKENS)
-_PP_TEACHER_FORCED = "decode_ink|" + _RENDER + _TOKENS
+_AUGMENT = ("decode_ink|random_affine(p=0.8, scale=(0.9, 1.1), aspect=(0.85, 1.15),"
+            " rotation_deg=3.0, shear=0.15)")
+_PP_TRAIN = _AUGMENT + "|" + _RENDER_PLAIN.replace("{pen_width}", "{train_pen_width}") + _TOKENS
+# With symbol maps: where each stroke's symbol lies on the encoder's grid, a target per cell.
+_PP_TRAIN_MAPS = (
+    _AUGMENT + "|" + _RENDER.replace("{pen_width}", "{train_pen_width}").replace(
+        "{placement}", ", placement_key='ink_placement'")
+    + "|symbol_map(vocab={vocab!r}, stride={symbol_stride})"
+    + _TOKENS.replace("'tokens')", "'tokens', 'symbol_map')"))
+_PP_TEACHER_FORCED = "decode_ink|" + _RENDER_PLAIN + _TOKENS
 
 
 def get_config(arg=None):
   arg = config_lib.parse_arg(arg, data="synthetic", size="small", encoder="swin",
-                             model_axis=1, runlocal=False, overfit=0)
+                             model_axis=1, runlocal=False, overfit=0, symbol_maps=False)
   if arg.encoder not in ("swin", "conv"):
     raise ValueError(f"unknown encoder={arg.encoder!r}; known: swin, conv")
   if arg.data not in DATASETS:
     raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
+  if arg.symbol_maps and arg.data not in ("synthetic", "flat"):
+    raise ValueError("symbol_maps needs each stroke's token, which only synthetic math "
+                     "records (data=synthetic|flat)")
   size = SIZES[arg.size]
   config = config_lib.trainer_defaults(ml_collections.ConfigDict())
   config.task = "seq2seq"             # htr/tasks/seq2seq.py
@@ -116,6 +129,7 @@ def get_config(arg=None):
   config.label_smoothing = 0.1        # Cross-entropy against (1 - a) one-hot + a / tokens.
   config.count_loss_weight = 0.0      # CAN's symbol-counting loss (model.count_symbols).
   config.ctc_loss_weight = 0.0        # CTC of the drawn symbols over the encoder's cells.
+  config.symbol_map_loss_weight = 1.0 if arg.symbol_maps else 0.0  # Each cell's symbol.
 
   config.data = ml_collections.ConfigDict()
   data = config.data
@@ -142,7 +156,7 @@ def get_config(arg=None):
   data.max_width = data.width_buckets[-1]  # Wider inks are shrunk to fit the largest bucket.
   # Padded label length: <bos> label <eos>.
   data.max_tokens = {"synthetic": 64, "flat": 64, "crohme": 128}.get(arg.data, 160)
-  data.pp_train = _PP_TRAIN           # Train ops + augmentation ({...}: data/task fields).
+  data.pp_train = _PP_TRAIN_MAPS if arg.symbol_maps else _PP_TRAIN  # Ops + augmentation.
   data.pp_eval = _PP_EVAL             # Eval ops: render, keep the label to score against.
   data.pp_predict = _PP_PREDICT       # Inference ops (ink -> image), `htr latex`.
   # Eval images with their token targets, no augmentation: what overfit checks train on
@@ -160,9 +174,11 @@ def get_config(arg=None):
   config.model.encoder["dropout"] = 0.1  # Encoder dropout (Swin: on residual branches).
   if arg.encoder == "swin":  # Patches embedded by 3x3 stride-2 convs, not one projection.
     config.model.encoder["conv_stem"] = False
+  data.symbol_stride = _grid_stride(config.model.encoder)  # Pixels per cell (symbol maps).
   config.model.decoder = dict(size["decoder"])  # htr/models/transformer_decoder.Decoder.
   config.model.count_symbols = False  # A counting head on the memory, for count_loss_weight.
   config.model.ctc_symbols = False    # A CTC head on the grid's cells, for ctc_loss_weight.
+  config.model.map_symbols = bool(arg.symbol_maps)  # A classifier of each cell's symbol.
   config.model.decoder["max_length"] = data.max_tokens  # Positions the decoder can see.
   config.model.decoder["positions"] = "sinusoidal"  # "sinusoidal" (the seed's) or "learned".
   config.model.decoder["dropout"] = 0.1  # Decoder embedding and residual dropout.
@@ -197,6 +213,16 @@ def get_config(arg=None):
       data.name = "synthetic_math/tiny"
       data.vocab_name = None
   return config
+
+
+def _grid_stride(encoder: dict) -> int:
+  """Pixels per cell of the encoder's output grid, the same down and across."""
+  if encoder["name"] == "swin.Swin":
+    return encoder["patch_size"] * 2 ** (len(encoder["depths"]) - 1)
+  rows, columns = (math.prod(p) for p in zip(*encoder["pools"]))
+  if rows != columns:
+    raise ValueError(f"pools {encoder['pools']} shrink rows by {rows}, columns by {columns}")
+  return rows
 
 
 def _overfit(config: ml_collections.ConfigDict, n: int) -> None:

@@ -1,11 +1,16 @@
-"""Math data end to end: synthetic_math/tiny -> render_ink -> width-bucketed batches."""
+"""Math data end to end: synthetic_math/tiny -> render_ink -> width-bucketed batches, and
+the symbol maps laid over them."""
 
 import ml_collections
 import numpy as np
+import pytest
 
-from htr.data import pipeline
-from htr.text import latex
+from htr.data import pipeline, registry
 from htr.data.bucketing import PadSpec
+from htr.errors import InputError
+from htr.ink import Ink
+from htr.tasks import get_task
+from htr.text import latex
 
 WIDTHS = (64, 128, 256, 512)
 
@@ -28,3 +33,51 @@ def test_rendered_batches_have_bucketed_widths(data_dir):
       for image, width, label in zip(images, widths, batch["label"]):
         assert image[:, :width].max() > 0.5 and not image[:, width:].any()
         assert latex.tokenize(label.decode() if isinstance(label, bytes) else label)
+
+
+def _two_symbols() -> dict:
+  """An `x` (two crossing strokes) on the left, a `2` far to its right."""
+  x = [np.array([[0.0, 0.0, 0.0], [10.0, 10.0, 0.1]]),
+       np.array([[10.0, 0.0, 0.2], [0.0, 10.0, 0.3]])]
+  two = [np.array([[40.0, 0.0, 0.4], [50.0, 0.0, 0.5], [40.0, 10.0, 0.6], [50.0, 10.0, 0.7]])]
+  return {"id": "e1", "ink": Ink.from_strokes(x + two), "stroke_tokens": b"x x 2"}
+
+
+def test_symbol_map_names_the_symbol_under_each_cell():
+  vocab = latex.Vocabulary.from_labels(["x 2"])
+  op = registry.build("render_ink(height=32, pen_width=1.0, padding=0.0, "
+                      "placement_key='ink_placement')"
+                      f"|symbol_map(vocab={vocab.tokens!r}, stride=8)")
+  out = op(_two_symbols(), np.random.default_rng(0))
+  width = out["image"].shape[1]
+  assert out["symbol_map"].shape == (4, -(-width // 8)) and width == 156
+  x, two = vocab.tokens.index("x"), vocab.tokens.index("2")
+  # The x spans pixels 0-31 across, the 2 pixels 124-156; the gap between is blank.
+  left = out["symbol_map"][:, :4]
+  assert (np.diag(left) == x).all() and (np.diag(left[:, ::-1]) == x).all()  # Its strokes.
+  assert set(left.ravel()) == {x, latex.PAD}
+  assert (out["symbol_map"][[0, 3], -4:] == two).all()  # The 2's top and foot.
+  assert (out["symbol_map"][:, 4:15] == latex.PAD).all()
+  with pytest.raises(InputError, match="e1.*2 stroke tokens for 3 strokes"):
+    op({**_two_symbols(), "stroke_tokens": b"x 2"}, np.random.default_rng(0))
+
+
+def test_training_batches_carry_symbol_maps_on_the_encoders_grid(data_dir, load_config):
+  config = load_config("math_swin", "runlocal,size=tiny,symbol_maps")
+  config.data.data_dir = data_dir
+  task = get_task(config, {"vocab": list(latex.Vocabulary.from_labels(["x"]).tokens)})
+  pad, sort_key = task.padding()
+  data = config.data
+  pp = data.pp_train.format(**data, **task.data_fields())
+  source = pipeline.load_source(data.name, "train", data_dir=data_dir)
+  ds = pipeline.make_dataset([pipeline.Component(source)], ml_collections.ConfigDict(
+      {"pp_train": pp, "window_batches": 2, "skip_bad": False}), pad=pad, sort_key=sort_key,
+      split="train", batch_size=4, train=True, seed=0)
+  batch = ds[0]
+  stride = data.symbol_stride
+  assert batch["symbol_map"].shape == (4, data.image_height // stride,
+                                       batch["image"].shape[2] // stride)
+  for symbols, width in zip(batch["symbol_map"], batch["image_width"]):
+    cells = -(-width // stride)
+    assert (symbols[:, cells:] == -1).all() and (symbols[:, :cells] >= 0).all()
+    assert (symbols[:, :cells] != latex.PAD).any()

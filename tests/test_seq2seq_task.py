@@ -138,3 +138,38 @@ def test_the_ctc_loss_spells_the_drawn_symbols_in_label_order(task):
   variables = reader.init(jax.random.key(0), batch)
   loss, (_, scalars) = reader.loss(variables["params"], {}, batch, jax.random.key(1))
   assert float(loss) == pytest.approx(float(scalars["token_loss"] + 0.3 * scalars["ctc_loss"]))
+
+
+def test_the_symbol_map_loss_scores_the_cells_of_the_image(task):
+  """Cells past the image (-1) and padding rows are not scored; blank cells (<pad>) are;
+  the accuracy counts the cells that show ink."""
+  x, two = task.vocab.tokens.index("x"), task.vocab.tokens.index("2")
+  target = np.array([[[x, latex.PAD, two, -1]], [[x, x, x, x]]], np.int32)  # [2, 1, 4]
+  cells, mask = np.ones((2, 1, 5), bool), np.array([1.0, 0.0], np.float32)
+  logits = np.full((2, 1, 5, len(task.vocab)), -20.0, np.float32)
+  for column, token in enumerate([x, latex.PAD, two]):
+    logits[0, 0, column, token] = 20.0
+  loss, accuracy = task.symbol_map_loss(logits, cells, target, mask)
+  assert float(loss) < 1e-6 and float(accuracy) == 1.0  # The grid's 5th column: unscored.
+  logits[0, 0, 1] = logits[0, 0, 0]  # A blank cell read as x.
+  logits[0, 0, 2] = logits[0, 0, 0]  # A 2 read as x.
+  loss, accuracy = task.symbol_map_loss(logits, cells, target, mask)
+  assert float(loss) == pytest.approx(2 * 40 / 3, rel=1e-3) and float(accuracy) == 0.5
+  with pytest.raises(ValueError, match="symbol_stride"):
+    task.symbol_map_loss(logits, cells, np.zeros((2, 2, 4), np.int32), mask)
+
+  config = task.config.copy_and_resolve_references()
+  config.symbol_map_loss_weight = 0.5
+  config.model.map_symbols = True
+  mapper = get_task(config, task.metadata())
+  batch = mapper.dummy_batch(2)
+  variables = mapper.init(jax.random.key(0), batch)
+  with pytest.raises(ValueError, match="symbol_map op"):
+    mapper.loss(variables["params"], {}, batch, jax.random.key(1))
+  height, width = batch["image"].shape[1:3]
+  stride = config.data.symbol_stride
+  batch["symbol_map"] = np.full((2, height // stride, width // stride), x, np.int32)
+  loss, (_, scalars) = mapper.loss(variables["params"], {}, batch, jax.random.key(1))
+  assert float(loss) == pytest.approx(
+      float(scalars["token_loss"] + 0.5 * scalars["symbol_map_loss"]))
+  assert 0.0 <= float(scalars["symbol_map_accuracy"]) <= 1.0

@@ -46,16 +46,18 @@ def test_depth_zero_draws_no_structures():
 def test_every_symbol_can_be_written():
   for token in list(sm.GREEK) + list(sm.SIGNS) + list(sm.FUNCTIONS) + ["x", "7", "\\{"]:
     for seed in range(3):  # Writers with different fonts.
-      ink = sm.write_expression(sm._sym(token), _style(seed), np.random.default_rng(0))
+      ink, tokens = sm.write_expression(sm._sym(token), _style(seed), np.random.default_rng(0))
       assert ink.num_points > 1 and np.isfinite(ink.points).all()
+      assert tokens == [latex.normalize(token)] * ink.num_strokes
 
 
 def test_fraction_layout_numerator_bar_denominator():
   frac = sm.Expr("frac", children=(sm._sym("x"), sm._sym("y")))
   style = _style(1)
-  ink = sm.write_expression(frac, style, np.random.default_rng(0))
+  ink, tokens = sm.write_expression(frac, style, np.random.default_rng(0))
   strokes = _strokes(ink)
   n_x = len(sm._layout(sm._sym("x"), style, np.random.default_rng(0)).strokes)
+  assert tokens == ["x"] * n_x + ["\\frac"] + ["y"] * (len(strokes) - n_x - 1)
   numerator, bar = np.concatenate(strokes[:n_x]), strokes[n_x]
   denominator = np.concatenate(strokes[n_x + 1:])
   assert numerator[:, 1].max() < bar[:, 1].mean() < denominator[:, 1].min()
@@ -64,7 +66,7 @@ def test_fraction_layout_numerator_bar_denominator():
 
 def test_superscript_is_raised_and_smaller():
   expr = sm.Expr("script", children=(sm._sym("n"), None, sm._sym("n")))
-  ink = sm.write_expression(expr, _style(2), np.random.default_rng(0))
+  ink, _ = sm.write_expression(expr, _style(2), np.random.default_rng(0))
   strokes = _strokes(ink)
   half = len(strokes) // 2
   base, script = np.concatenate(strokes[:half]), np.concatenate(strokes[half:])
@@ -93,6 +95,11 @@ def test_tiny_builder(tmp_path):
       label = records.as_text(record["label"])
       assert records.as_text(record["normalized_label"]) == latex.normalize(label)
       assert len(latex.tokenize(latex.normalize(label))) <= 24
-      assert records.record_to_ink(record["ink"]).num_points > 1
+      ink = records.record_to_ink(record["ink"])
+      assert ink.num_points > 1
+      # Every stroke names a token of the label (a fraction's bar: \frac).
+      stroke_tokens = records.as_text(record["stroke_tokens"]).split()
+      assert len(stroke_tokens) == ink.num_strokes
+      assert set(stroke_tokens) <= set(latex.tokenize(latex.normalize(label)))
       writers[split].add(int(record["writer"]))
   assert not writers["train"] & writers["test"] and not writers["train"] & writers["validation"]

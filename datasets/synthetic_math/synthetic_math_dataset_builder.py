@@ -44,8 +44,9 @@ class SyntheticMathConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic math ink: grammar expressions written with Hershey glyphs."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release.",
+                   "1.1.0": "stroke_tokens: the token each stroke draws (same expressions)."}
   BUILDER_CONFIGS = [
       SyntheticMathConfig(
           name="small", description="Default: 16,000 training expressions, 800 writers.",
@@ -70,6 +71,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "ink": records.ink_feature(),  # Whiteboard units, y down, t in seconds.
             "label": tfds.features.Text(),  # The LaTeX as generated.
             "normalized_label": tfds.features.Text(),  # latex.normalize(label).
+            # The normalised token each ink stroke draws, space separated (a fraction's
+            # bar: \frac): where each symbol is, for the `symbol_map` op.
+            "stroke_tokens": tfds.features.Text(),
         }),
     )
 
@@ -83,9 +87,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     first_writer, styles = synthetic.split_writers(config.writers, index, _WRITER_STREAM)
     for i in range(config.expressions[index]):
       rng = np.random.default_rng([_EXPRESSION_STREAM, config.seed, index, i])
-      label, ink = synthetic_math.sample(rng, styles[i % len(styles)], depth=config.depth,
-                                         max_tokens=config.max_tokens)
+      label, ink, stroke_tokens = synthetic_math.sample(
+          rng, styles[i % len(styles)], depth=config.depth, max_tokens=config.max_tokens)
       key = f"{split}-{i:06d}"
       yield key, {"id": key, "writer": first_writer + i % len(styles),
                   "ink": records.ink_to_record(ink), "label": label,
-                  "normalized_label": latex.normalize(label)}
+                  "normalized_label": latex.normalize(label),
+                  "stroke_tokens": " ".join(stroke_tokens)}

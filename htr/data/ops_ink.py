@@ -87,7 +87,7 @@ def get_smooth_distortion(p: float = 1.0, **kwargs):
 def get_render_ink(height: int = 64, pen_width: float | tuple[float, float] = 2.0,
                    stroke_jitter: float = 0.0, max_width: int | None = None,
                    padding: float = 2.0, supersample: int = 4,
-                   stroke_height: float | None = None):
+                   stroke_height: float | None = None, placement_key: str | None = None):
   """`ink` -> float32 `image` [height, W, 1] (ink 1.0 on 0.0) and int32 `image_width` W.
 
   The width follows the ink's aspect ratio (pad it to width buckets in the batch).
@@ -105,6 +105,8 @@ def get_render_ink(height: int = 64, pen_width: float | tuple[float, float] = 2.
     stroke_height: draw the ink's typical stroke this many pixels tall, centred, instead
       of fitting the whole ink to `height` (it still shrinks to fit): one glyph size for
       a lone symbol and a nest of fractions.
+    placement_key: also store where the ink's points went, float32 [3] (scale, x and y
+      offsets: pixel = point * scale + offset), for maps laid over the image.
   """
   lo, hi = (pen_width, pen_width) if np.isscalar(pen_width) else pen_width
 
@@ -113,9 +115,12 @@ def get_render_ink(height: int = 64, pen_width: float | tuple[float, float] = 2.
     width = np.exp(rng.uniform(np.log(lo), np.log(hi))) if hi > lo else lo
     if stroke_jitter > 0:
       width = width * np.exp(rng.normal(0.0, stroke_jitter, ink.num_strokes))
-    image = render.render(ink, height=height, pen_width=width, padding=padding,
-                          max_width=max_width, supersample=supersample,
-                          stroke_height=stroke_height)
-    return {**example, "image": (image.astype(np.float32) / 255.0)[..., None],
-            "image_width": np.int32(image.shape[1])}
+    image, placement = render.render_placed(
+        ink, height=height, pen_width=width, padding=padding, max_width=max_width,
+        supersample=supersample, stroke_height=stroke_height)
+    out = {**example, "image": (image.astype(np.float32) / 255.0)[..., None],
+           "image_width": np.int32(image.shape[1])}
+    if placement_key:
+      out[placement_key] = placement.astype(np.float32)
+    return out
   return op

@@ -1,4 +1,5 @@
-"""Ops on LaTeX labels: text -> <bos> token ids <eos> for sequence-to-sequence training."""
+"""Ops on LaTeX labels: text -> <bos> token ids <eos> for sequence-to-sequence training,
+and the map of which symbol each cell of the image shows."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from htr.text.latex import BOS, EOS, UNK, Vocabulary
+from htr.text.latex import BOS, EOS, PAD, UNK, Vocabulary
 from htr.data.registry import Example, register
 from htr.errors import InputError
 from htr.ink.records import as_text
@@ -31,3 +32,50 @@ def get_encode_latex(vocab: Sequence[str], key: str = "normalized_label",
                        sample_id=example.get("id"))
     return {**example, key: text, "tokens": np.concatenate([[BOS], ids, [EOS]]).astype(np.int32)}
   return op
+
+
+@register("symbol_map")
+def get_symbol_map(vocab: Sequence[str], stride: int, key: str = "stroke_tokens",
+                   placement_key: str = "ink_placement"):
+  """int32 `symbol_map` [ceil(H / stride), ceil(W / stride)]: the token whose ink covers
+  each `stride`-pixel cell of `image` (the one with most ink there), <pad> for blank cells.
+
+  Dense supervision for an encoder whose grid has that stride (as CA-FCN, Liao et al.
+  2019, trains a character map): each cell learns the glyph it shows from the first
+  step, where a decoder's loss reaches a glyph only through attention still looking for
+  it. Needs the ink, its strokes' tokens (`example[key]`: one per stroke, space
+  separated, as `synthetic_math` writes them) and where `render_ink` put the ink
+  (`placement_key`).
+  """
+  table = Vocabulary(vocab)
+
+  def op(example: Example) -> Example:
+    ink = example["ink"]
+    ids = table.encode(as_text(example[key]))
+    if len(ids) != ink.num_strokes:
+      raise InputError(f"{len(ids)} stroke tokens for {ink.num_strokes} strokes in "
+                       f"{key!r}", sample_id=example.get("id"))
+    scale, dx, dy = example[placement_key]
+    height, width = example["image"].shape[:2]
+    rows, cols = -(-height // stride), -(-width // stride)
+    points, owner = _along_strokes(ink.points[:, :2] * scale + [dx, dy], ink.stroke_ids,
+                                   step=stride / 4)
+    cells = np.clip(np.floor(points / stride).astype(np.int64), 0, [cols - 1, rows - 1])
+    votes = np.zeros((rows * cols, len(table)), np.int32)
+    np.add.at(votes, (cells[:, 1] * cols + cells[:, 0], ids[owner]), 1)
+    symbols = np.where(votes.any(1), votes.argmax(1), PAD).astype(np.int32)
+    return {**example, "symbol_map": symbols.reshape(rows, cols)}
+  return op
+
+
+def _along_strokes(xy: np.ndarray, stroke: np.ndarray, step: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+  """(points every <= `step` along each stroke's segments, and the stroke of each): a
+  fast pen leaves points further apart than a cell."""
+  same = stroke[1:] == stroke[:-1]
+  start, end = xy[:-1][same], xy[1:][same]
+  n = np.maximum(1, np.ceil(np.hypot(*(end - start).T) / step)).astype(np.int64)
+  t = (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
+  between = np.repeat(start, n, 0) + np.repeat(end - start, n, 0) * t[:, None]
+  return (np.concatenate([between, xy]),
+          np.concatenate([np.repeat(stroke[:-1][same], n), stroke]))

@@ -122,11 +122,19 @@ def _disc_points(pixels: np.ndarray, starts: np.ndarray) -> np.ndarray:
   return ends | (dot < _CORNER_COS * norms)
 
 
-def render(ink: Ink, *, size: int | tuple[int, int] | None = None, height: int | None = None,
-           scale: float | None = None, pen_width: float | np.ndarray = 2.0,
-           padding: float = 2.0, max_width: int | None = None, supersample: int = 4,
-           stroke_height: float | None = None) -> np.ndarray:
-  """uint8 `[H, W]` image of `ink`, white (255) strokes on black.
+def render(ink: Ink, **kwargs) -> np.ndarray:
+  """uint8 `[H, W]` image of `ink`, white (255) strokes on black (`render_placed`'s
+  arguments)."""
+  return render_placed(ink, **kwargs)[0]
+
+
+def render_placed(ink: Ink, *, size: int | tuple[int, int] | None = None,
+                  height: int | None = None, scale: float | None = None,
+                  pen_width: float | np.ndarray = 2.0, padding: float = 2.0,
+                  max_width: int | None = None, supersample: int = 4,
+                  stroke_height: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """(uint8 `[H, W]` image of `ink`, float64 `[3]` placement): ink point (x, y) is drawn
+  at pixel (x, y) * placement[0] + placement[1:], for what else is laid over the image.
 
   Args:
     ink: strokes to draw (only x, y are used; y grows downward).
@@ -169,4 +177,4 @@ def render(ink: Ink, *, size: int | tuple[int, int] | None = None, height: int |
     radius = width / 2
     for x, y in stroke[disc].tolist():
       draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-  return np.asarray(canvas.reduce(s))
+  return np.asarray(canvas.reduce(s)), np.r_[scale, offset]

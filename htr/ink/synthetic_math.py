@@ -206,6 +206,7 @@ class _Box:
 
   Attributes:
     strokes: pen strokes `[n, 2]` in writing order.
+    tokens: the LaTeX token each stroke draws (a fraction's bar: `\\frac`).
     symbol_starts: indices into `strokes` where a new symbol begins.
     width: advance width.
     top: highest point (negative: above the baseline).
@@ -214,6 +215,7 @@ class _Box:
   """
 
   strokes: list[np.ndarray]
+  tokens: list[str]
   symbol_starts: list[int]
   width: float
   top: float
@@ -221,20 +223,23 @@ class _Box:
   left: float = 0.0
 
   def moved(self, dx: float, dy: float, scale: float = 1.0) -> _Box:
-    return _Box([s * scale + [dx, dy] for s in self.strokes], list(self.symbol_starts),
+    return _Box([s * scale + [dx, dy] for s in self.strokes], self.tokens,
+                list(self.symbol_starts),
                 self.width * scale, self.top * scale + dy, self.bottom * scale + dy,
                 self.left * scale + dx)
 
 
 def _merge(boxes: list[_Box], width: float) -> _Box:
-  strokes, starts = [], []
+  strokes, tokens, starts = [], [], []
   for box in boxes:
     starts += [len(strokes) + i for i in box.symbol_starts]
     strokes += box.strokes
-  return _Box(strokes, starts, width, min(b.top for b in boxes), max(b.bottom for b in boxes))
+    tokens += box.tokens
+  return _Box(strokes, tokens, starts, width, min(b.top for b in boxes),
+              max(b.bottom for b in boxes))
 
 
-def _glyph_box(font: str, key: str, style: synthetic.WriterStyle,
+def _glyph_box(font: str, key: str, token: str, style: synthetic.WriterStyle,
                rng: np.random.Generator) -> _Box:
   """One symbol, with the writer's size and baseline jitter (in-glyph pen moves joined)."""
   glyph = synthetic.glyph(font, key)
@@ -249,19 +254,20 @@ def _glyph_box(font: str, key: str, style: synthetic.WriterStyle,
     else:
       strokes.append(piece)
   points = glyph.points * scale + [0.0, offset]
-  return _Box(strokes, [0], glyph.width * scale * style.width_scale,
+  return _Box(strokes, [token] * len(strokes), [0], glyph.width * scale * style.width_scale,
               min(points[:, 1].min(), -1.0 * scale), max(points[:, 1].max(), 0.0))
 
 
 def _symbol(token: str, style: synthetic.WriterStyle, rng: np.random.Generator) -> _Box:
   if token in GREEK:
-    return _glyph_box("greek", GREEK[token], style, rng)
+    return _glyph_box("greek", GREEK[token], token, style, rng)
   if token in SIGNS:
-    return _glyph_box("mathlow", SIGNS[token], style, rng)
-  if token in FUNCTIONS:  # \sin: its letters, close together.
-    return _row_box([_symbol(c, style, rng) for c in token[1:]], 0.05)
+    return _glyph_box("mathlow", SIGNS[token], token, style, rng)
+  if token in FUNCTIONS:  # \sin: its letters, close together, all of them `\sin`.
+    box = _row_box([_symbol(c, style, rng) for c in token[1:]], 0.05)
+    return dataclasses.replace(box, tokens=[token] * len(box.strokes))
   key = token[1:] if token.startswith("\\") else token  # \{ \} -> { }.
-  return _glyph_box(style.font_for(key), key, style, rng)
+  return _glyph_box(style.font_for(key), key, token, style, rng)
 
 
 def _row_box(boxes: list[_Box], gap: float = _GAP, wide: frozenset[int] = frozenset()
@@ -274,10 +280,11 @@ def _row_box(boxes: list[_Box], gap: float = _GAP, wide: frozenset[int] = frozen
   return _merge(placed, x - gap)
 
 
-def _stroke_box(points: list[tuple[float, float]]) -> _Box:
+def _stroke_box(points: list[tuple[float, float]], token: str) -> _Box:
   """A drawn line (fraction bar, radical) as a box of one stroke."""
   stroke = np.array(points, np.float64)
-  return _Box([stroke], [0], stroke[:, 0].max(), stroke[:, 1].min(), stroke[:, 1].max())
+  return _Box([stroke], [token], [0], stroke[:, 0].max(), stroke[:, 1].min(),
+              stroke[:, 1].max())
 
 
 def _stretched(token: str, top: float, bottom: float, style: synthetic.WriterStyle,
@@ -289,7 +296,7 @@ def _stretched(token: str, top: float, bottom: float, style: synthetic.WriterSty
   sx = np.sqrt(sy)
   strokes = [np.stack([(s[:, 0]) * sx, (s[:, 1] - box.top) * sy + top], 1)
              for s in box.strokes]
-  return _Box(strokes, [0], box.width * sx, top, bottom)
+  return _Box(strokes, box.tokens, [0], box.width * sx, top, bottom)
 
 
 def _layout(expr: Expr, style: synthetic.WriterStyle, rng: np.random.Generator) -> _Box:
@@ -305,7 +312,8 @@ def _layout(expr: Expr, style: synthetic.WriterStyle, rng: np.random.Generator) 
     width = max(num.width, den.width) + 0.4
     bar = _AXIS + rng.normal(0.0, 0.05)
     parts = [num.moved((width - num.width) / 2, bar - 0.3 - num.bottom),
-             _stroke_box([(0.05, bar), (width - 0.05, bar + rng.normal(0.0, 0.04))]),
+             _stroke_box([(0.05, bar), (width - 0.05, bar + rng.normal(0.0, 0.04))],
+                         "\\frac"),
              den.moved((width - den.width) / 2, bar + 0.3 - den.top)]
     return _merge(parts, width)
   if kind == "sqrt":
@@ -314,7 +322,7 @@ def _layout(expr: Expr, style: synthetic.WriterStyle, rng: np.random.Generator) 
     mid = bottom - 0.45 * (bottom - top)
     right = 0.75 + body.width + 0.15
     radical = _stroke_box([(0.0, mid + 0.1), (0.2, mid), (0.45, bottom), (0.7, top),
-                           (right, top + rng.normal(0.0, 0.03))])
+                           (right, top + rng.normal(0.0, 0.03))], "\\sqrt")
     return _merge([radical, body.moved(0.75, 0.0)], right + 0.05)
   if kind == "bracket":
     body = _layout(kids[0], style, rng)
@@ -358,22 +366,25 @@ def _scripts(base: _Box, sub: Expr | None, sup: Expr | None,
 
 
 def write_expression(expr: Expr, style: synthetic.WriterStyle, rng: np.random.Generator
-                     ) -> Ink:
-  """Ink of `expr` as `style` writes it (whiteboard units, y down, t in seconds)."""
+                     ) -> tuple[Ink, list[str]]:
+  """(Ink of `expr` as `style` writes it (whiteboard units, y down, t in seconds), the
+  normalised LaTeX token each of its strokes draws)."""
   box = _layout(expr, style, rng)
   lengths = np.array([len(s) for s in box.strokes])
   xy = np.concatenate(box.strokes)
   xy[:, 0] -= style.slant * xy[:, 1]  # The writer's lean, about the baseline.
   new_symbol = np.zeros(len(lengths), bool)
   new_symbol[box.symbol_starts] = True
-  return synthetic.write_strokes(xy, lengths, new_symbol, style, rng)
+  ink = synthetic.write_strokes(xy, lengths, new_symbol, style, rng)
+  return ink, [latex.normalize(t) for t in box.tokens]
 
 
 def sample(rng: np.random.Generator, style: synthetic.WriterStyle, *, depth: int = 2,
-           max_tokens: int = 64) -> tuple[str, Ink]:
-  """(LaTeX, ink) of a random expression whose normalised label has <= max_tokens tokens."""
+           max_tokens: int = 64) -> tuple[str, Ink, list[str]]:
+  """(LaTeX, ink, each stroke's token) of a random expression whose normalised label has
+  <= max_tokens tokens."""
   while True:
     expr = sample_expression(rng, depth=depth)
     text = to_latex(expr)
     if len(latex.tokenize(latex.normalize(text))) <= max_tokens:
-      return text, write_expression(expr, style, rng)
+      return (text, *write_expression(expr, style, rng))

@@ -173,6 +173,8 @@ class Model(nn.Module):
     count_symbols: add the counting head (`symbol_counts`), for the task's counting loss.
     ctc_symbols: add the CTC head over the grid's cells (`symbol_ctc`), for the task's
       CTC loss.
+    map_symbols: add a classifier of each grid cell's symbol (`symbol_map`), for the
+      task's symbol-map loss.
     dtype: computation dtype, e.g. "bfloat16" (None: that of the inputs and parameters,
       which the trainer's `compute_dtype` casts).
   """
@@ -182,6 +184,7 @@ class Model(nn.Module):
   decoder: Mapping[str, Any]
   count_symbols: bool = False
   ctc_symbols: bool = False
+  map_symbols: bool = False
   dtype: str | None = None
 
   def setup(self):
@@ -197,6 +200,8 @@ class Model(nn.Module):
                                      bias_init=nn.initializers.constant(-6.0))
     if self.ctc_symbols:
       self.symbol_frames = nn.Dense(self.vocab_size, dtype=dtype)
+    if self.map_symbols:
+      self.symbol_classes = nn.Dense(self.vocab_size, dtype=dtype)
 
   def encode(self, image, image_width, *, train: bool = False):
     """memory [B, M, D]: the encoder's grid row by row; memory_mask [B, M]."""
@@ -232,10 +237,15 @@ class Model(nn.Module):
   def __call__(self, image, image_width, tokens, *, train: bool = False) -> jax.Array:
     """Teacher forcing: logits [B, L, V] for `tokens [B, L]` (predicting tokens[:, 1:]).
 
-    With `count_symbols` / `ctc_symbols`, the memory's `symbol_counts` / the grid's
-    `symbol_ctc` are sown in "intermediates" for the task's auxiliary losses.
+    With `count_symbols` / `ctc_symbols` / `map_symbols`, the memory's `symbol_counts` /
+    the grid's `symbol_ctc` / `symbol_map` (logits [B, H', W', V] of each cell's symbol,
+    <pad> for blank, and the cells' mask) are sown in "intermediates" for the task's
+    auxiliary losses.
     """
     grid, valid = self.image_encoder(image, image_width, train=train)
+    if self.map_symbols:
+      self.sow("intermediates", "symbol_map",
+               (self.symbol_classes(grid).astype(jnp.float32), valid))
     if self.ctc_symbols:
       self.sow("intermediates", "symbol_ctc", self.symbol_ctc(grid, valid))
     memory, memory_mask = _flatten(grid, valid)

@@ -70,9 +70,10 @@ class Task(base.Task):
   `encode`, `init_cache` and `decode_step`, as htr/models/transformer_decoder.Model.
   Config fields used: `model`, `data.image_height`,
   `data.width_buckets`, `data.max_tokens`, `data.label_key`, `vocab_min_count`,
-  `label_smoothing`, `count_loss_weight` and `ctc_loss_weight` (auxiliary losses on the
-  encoder, with `model.count_symbols` / `model.ctc_symbols`), `decode` (beam_width,
-  length_alpha).
+  `label_smoothing`, `count_loss_weight`, `ctc_loss_weight` and `symbol_map_loss_weight`
+  (auxiliary losses on the encoder, with `model.count_symbols` / `model.ctc_symbols` /
+  `model.map_symbols`; the last needs `data.symbol_stride` and the `symbol_map` op),
+  `decode` (beam_width, length_alpha).
   """
 
   main_metric = ("token_cer", "min")
@@ -105,8 +106,13 @@ class Task(base.Task):
   # -- input --------------------------------------------------------------
   def padding(self):
     data = self.config.data
-    return ({self.image_key: PadSpec(tuple(data.width_buckets), 0.0, self.width_key, axis=1),
-             "tokens": PadSpec((data.max_tokens,), PAD, "token_lengths")}, self.image_key)
+    pad = {self.image_key: PadSpec(tuple(data.width_buckets), 0.0, self.width_key, axis=1),
+           "tokens": PadSpec((data.max_tokens,), PAD, "token_lengths")}
+    if self.config.get("symbol_map_loss_weight", 0.0):  # Cells past the image: -1, unscored.
+      stride = data.symbol_stride
+      pad["symbol_map"] = PadSpec(tuple(-(-b // stride) for b in data.width_buckets), -1,
+                                  axis=1)
+    return pad, self.image_key
 
   def dummy_batch(self, batch_size):
     data = self.config.data
@@ -128,10 +134,12 @@ class Task(base.Task):
   def loss(self, params, model_state, batch, rng):
     count_weight = self.config.get("count_loss_weight", 0.0)
     ctc_weight = self.config.get("ctc_loss_weight", 0.0)
+    map_weight = self.config.get("symbol_map_loss_weight", 0.0)
+    auxiliary = count_weight or ctc_weight or map_weight
     logits, updates = self.model.apply(
         {"params": params, **model_state}, **self.model_inputs(batch), train=True,
         rngs={"dropout": rng},  # model_state: e.g. a conv encoder's BatchNorm.
-        mutable=list(model_state) + (["intermediates"] if count_weight or ctc_weight else []))
+        mutable=list(model_state) + (["intermediates"] if auxiliary else []))
     targets = batch["tokens"][:, 1:]
     weight = (targets != PAD) * batch["mask"][:, None]
     per_token = cross_entropy(logits, targets, self.config.label_smoothing)
@@ -150,7 +158,36 @@ class Task(base.Task):
       scalars["ctc_loss"], scalars["ctc_unalignable"] = self.ctc_loss(
           ctc_logits, frames, targets, weight)
       loss = loss + ctc_weight * scalars["ctc_loss"]
+    if map_weight:
+      if "symbol_map" not in batch:
+        raise ValueError("symbol_map_loss_weight needs batches with a `symbol_map` (the "
+                         "symbol_map op in data.pp_train)")
+      map_logits, cells = _sown(sown, "symbol_map", "map_symbols")
+      scalars["symbol_map_loss"], scalars["symbol_map_accuracy"] = self.symbol_map_loss(
+          map_logits, cells, batch["symbol_map"], batch["mask"])
+      loss = loss + map_weight * scalars["symbol_map_loss"]
     return loss, (updates, {"loss": loss, **scalars})
+
+  @staticmethod
+  def symbol_map_loss(logits: jax.Array, cells: jax.Array, target: jax.Array,
+                      mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(Cross-entropy per cell of the image, accuracy on the cells that show ink):
+    `logits [B, H', W', V]` over the encoder's grid, `target [B, h, w]` the symbol_map
+    op's (-1: past the image), cut or padded to the grid (which may be padded further
+    to whole attention windows)."""
+    h, w = logits.shape[1:3]
+    if target.shape[1] != h:
+      raise ValueError(f"symbol maps of {target.shape[1]} rows for an encoder grid of {h}:"
+                       " data.symbol_stride must be the encoder's stride")
+    target = target[:, :, :w]
+    target = jnp.pad(target, ((0, 0), (0, h - target.shape[1]), (0, w - target.shape[2])),
+                     constant_values=-1)
+    scored = (target >= 0) & cells & (mask[:, None, None] > 0)
+    per_cell = cross_entropy(logits, jnp.maximum(target, 0), 0.0)
+    loss = jnp.sum(per_cell * scored) / jnp.maximum(jnp.sum(scored), 1)
+    inked = scored & (target != PAD)
+    right = (jnp.argmax(logits, -1) == target) & inked
+    return loss, jnp.sum(right) / jnp.maximum(jnp.sum(inked), 1)
 
   def count_loss(self, counts: jax.Array, targets: jax.Array, weight: jax.Array
                  ) -> jax.Array:
