@@ -25,7 +25,7 @@ Arguments (after the colon): data=synthetic|flat|mathwriting|crohme, size=tiny|s
 encoder=swin|conv (the seed's Swin, or a convolutional encoder as WAP/CoMER use),
 model_axis=N (devices per tensor-parallel group: parameters sharded over the mesh's
 "model" axis by SHARDING_RULES), symbol_maps (train each encoder cell to name the symbol
-it shows, from the strokes' tokens of synthetic_math), runlocal (two steps with small batches on tiny data, for
+it shows, from the strokes' tokens of synthetic_math or CROHME's trace groups), runlocal (two steps with small batches on tiny data, for
 laptops and tests), overfit=N (the recipe check: train and evaluate on the first N
 training expressions, no augmentation, dropout or label smoothing; a model that can
 learn must read them all exactly).
@@ -119,9 +119,9 @@ def get_config(arg=None):
     raise ValueError(f"unknown encoder={arg.encoder!r}; known: swin, conv")
   if arg.data not in DATASETS:
     raise ValueError(f"unknown data={arg.data!r}; known: {sorted(DATASETS)}")
-  if arg.symbol_maps and arg.data not in ("synthetic", "flat"):
-    raise ValueError("symbol_maps needs each stroke's token, which only synthetic math "
-                     "records (data=synthetic|flat)")
+  if arg.symbol_maps and arg.data not in ("synthetic", "flat", "crohme"):
+    raise ValueError("symbol_maps needs each stroke's token, which synthetic math and "
+                     "CROHME's trace groups give (data=synthetic|flat|crohme)")
   size = SIZES[arg.size]
   config = config_lib.trainer_defaults(ml_collections.ConfigDict())
   config.task = "seq2seq"             # htr/tasks/seq2seq.py

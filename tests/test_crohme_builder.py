@@ -36,6 +36,9 @@ def test_build_and_read_back(tmp_path, archives, build_dataset):
     want = expected["strokes"][key]
     np.testing.assert_array_equal(ink.stroke_lengths, [len(s) for s in want])
     np.testing.assert_allclose(ink.points[:, :2], np.concatenate(want), atol=1e-3)
+    # The fixture's one symbol group holds the first trace, an x.
+    assert records.as_text(record["stroke_tokens"]).split() == ["x"] + ["<unk>"] * (
+        ink.num_strokes - 1)
   kaist = records_by_id["TrainINKML/KAIST/KME1G3_0_sub_10"]
   assert records.as_text(kaist["normalized_label"]) == latex.normalize(r"\frac{\pi r^{2}h}{3}")
   assert records.as_text(kaist["source"]) == "KAIST"

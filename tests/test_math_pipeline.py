@@ -58,6 +58,10 @@ def test_symbol_map_names_the_symbol_under_each_cell():
   assert set(left.ravel()) == {x, latex.PAD}
   assert (out["symbol_map"][[0, 3], -4:] == two).all()  # The 2's top and foot.
   assert (out["symbol_map"][:, 4:15] == latex.PAD).all()
+  # A stroke of no known symbol (<unk>, or outside the vocabulary) is not scored.
+  unknown = op({**_two_symbols(), "stroke_tokens": b"x x <unk>"}, np.random.default_rng(0))
+  assert (unknown["symbol_map"][[0, 3], -4:] == -1).all()
+  assert (unknown["symbol_map"][:, :4] == left).all()
   with pytest.raises(InputError, match="e1.*2 stroke tokens for 3 strokes"):
     op({**_two_symbols(), "stroke_tokens": b"x 2"}, np.random.default_rng(0))
 
@@ -65,14 +69,13 @@ def test_symbol_map_names_the_symbol_under_each_cell():
 def test_training_batches_carry_symbol_maps_on_the_encoders_grid(data_dir, load_config):
   config = load_config("math_swin", "runlocal,size=tiny,symbol_maps")
   config.data.data_dir = data_dir
-  task = get_task(config, {"vocab": list(latex.Vocabulary.from_labels(["x"]).tokens)})
+  task = get_task(config)
   pad, sort_key = task.padding()
   data = config.data
-  pp = data.pp_train.format(**data, **task.data_fields())
   source = pipeline.load_source(data.name, "train", data_dir=data_dir)
-  ds = pipeline.make_dataset([pipeline.Component(source)], ml_collections.ConfigDict(
-      {"pp_train": pp, "window_batches": 2, "skip_bad": False}), pad=pad, sort_key=sort_key,
-      split="train", batch_size=4, train=True, seed=0)
+  ds = pipeline.make_dataset([pipeline.Component(source)], data, pad=pad, sort_key=sort_key,
+                             split="train", batch_size=4, train=True, seed=0,
+                             fields=task.data_fields())
   batch = ds[0]
   stride = data.symbol_stride
   assert batch["symbol_map"].shape == (4, data.image_height // stride,

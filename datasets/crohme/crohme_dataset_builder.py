@@ -61,11 +61,23 @@ def read_expression(data: bytes, where: str) -> tuple[inkml.InkmlDocument, str]:
   return document, label
 
 
+def stroke_tokens(document: inkml.InkmlDocument) -> list[str]:
+  """The normalised LaTeX token each stroke draws, from the symbol segmentation: <unk>
+  for a stroke in no group, or whose group's truth is not one token."""
+  tokens = [latex.SPECIALS[latex.UNK]] * document.ink.num_strokes
+  for truth, strokes in document.symbols:
+    symbol = latex.tokenize(latex.normalize(truth)) if truth else []
+    for stroke in strokes:
+      tokens[stroke] = symbol[0] if len(symbol) == 1 else latex.SPECIALS[latex.UNK]
+  return tokens
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
   """CROHME expressions: pen strokes and their LaTeX truth."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "CROHME 2014 training; 2013 test as validation."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "CROHME 2014 training; 2013 test as validation.",
+                   "1.1.0": "stroke_tokens: each stroke's symbol, from the trace groups."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Get the CROHME packages (https://www.cs.rit.edu/~crohme2019/ or TC-11,
 https://tc11.cvc.uab.es/datasets/ICFHR-CROHME-2014_1) and put into one folder (the
@@ -87,6 +99,9 @@ manual_dir), extracted or not (.tar.gz, .tgz, .tar, .zip):
             "normalized_label": tfds.features.Text(),  # latex.normalize(label).
             "writer": tfds.features.Text(),  # The `writer` annotation ("" if none).
             "source": tfds.features.Text(),  # Sub-corpus, e.g. MfrDB, KAIST ("" if none).
+            # The normalised token of each stroke's symbol (its traceGroup's truth; a
+            # fraction bar is `-`), space separated; <unk> for strokes in no group.
+            "stroke_tokens": tfds.features.Text(),
         }),
         homepage="https://www.cs.rit.edu/~crohme2019/",
         citation=_CITATION,
@@ -111,4 +126,5 @@ manual_dir), extracted or not (.tar.gz, .tgz, .tar, .zip):
       yield key, {"id": key, "ink": records.ink_to_record(document.ink), "label": label,
                   "normalized_label": latex.normalize(label),
                   "writer": document.annotations.get("writer", ""),
-                  "source": folders[1] if len(folders) > 2 else ""}
+                  "source": folders[1] if len(folders) > 2 else "",
+                  "stroke_tokens": " ".join(stroke_tokens(document))}

@@ -38,20 +38,23 @@ def get_encode_latex(vocab: Sequence[str], key: str = "normalized_label",
 def get_symbol_map(vocab: Sequence[str], stride: int, key: str = "stroke_tokens",
                    placement_key: str = "ink_placement"):
   """int32 `symbol_map` [ceil(H / stride), ceil(W / stride)]: the token whose ink covers
-  each `stride`-pixel cell of `image` (the one with most ink there), <pad> for blank cells.
+  each `stride`-pixel cell of `image` (the one with most ink there), <pad> for blank cells,
+  -1 (not scored) where that symbol is unknown: <unk> in the record (a stroke in no
+  symbol group) or outside `vocab`.
 
   Dense supervision for an encoder whose grid has that stride (as CA-FCN, Liao et al.
   2019, trains a character map): each cell learns the glyph it shows from the first
   step, where a decoder's loss reaches a glyph only through attention still looking for
   it. Needs the ink, its strokes' tokens (`example[key]`: one per stroke, space
-  separated, as `synthetic_math` writes them) and where `render_ink` put the ink
+  separated, as the `synthetic_math` and `crohme` builders write them) and where `render_ink` put the ink
   (`placement_key`).
   """
-  table = Vocabulary(vocab)
+  ids_of = {token: i for i, token in enumerate(vocab)}
 
   def op(example: Example) -> Example:
     ink = example["ink"]
-    ids = table.encode(as_text(example[key]))
+    # Split on spaces only: `<unk>` is one token here, not LaTeX's `< u n k >`.
+    ids = np.array([ids_of.get(t, UNK) for t in as_text(example[key]).split()], np.int64)
     if len(ids) != ink.num_strokes:
       raise InputError(f"{len(ids)} stroke tokens for {ink.num_strokes} strokes in "
                        f"{key!r}", sample_id=example.get("id"))
@@ -61,10 +64,11 @@ def get_symbol_map(vocab: Sequence[str], stride: int, key: str = "stroke_tokens"
     points, owner = _along_strokes(ink.points[:, :2] * scale + [dx, dy], ink.stroke_ids,
                                    step=stride / 4)
     cells = np.clip(np.floor(points / stride).astype(np.int64), 0, [cols - 1, rows - 1])
-    votes = np.zeros((rows * cols, len(table)), np.int32)
+    votes = np.zeros((rows * cols, len(vocab)), np.int32)
     np.add.at(votes, (cells[:, 1] * cols + cells[:, 0], ids[owner]), 1)
-    symbols = np.where(votes.any(1), votes.argmax(1), PAD).astype(np.int32)
-    return {**example, "symbol_map": symbols.reshape(rows, cols)}
+    winner = votes.argmax(1)
+    symbols = np.where(~votes.any(1), PAD, np.where(winner == UNK, -1, winner))
+    return {**example, "symbol_map": symbols.astype(np.int32).reshape(rows, cols)}
   return op
 
 
