@@ -46,8 +46,8 @@ def get_symbol_map(vocab: Sequence[str], stride: int, key: str = "stroke_tokens"
   2019, trains a character map): each cell learns the glyph it shows from the first
   step, where a decoder's loss reaches a glyph only through attention still looking for
   it. Needs the ink, its strokes' tokens (`example[key]`: one per stroke, space
-  separated, as the `synthetic_math` and `crohme` builders write them) and where `render_ink` put the ink
-  (`placement_key`).
+  separated, as the `synthetic_math` and `crohme` builders write them) and where
+  `render_ink` put the ink (`placement_key`).
   """
   ids_of = {token: i for i, token in enumerate(vocab)}
 

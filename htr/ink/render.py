@@ -23,7 +23,8 @@ Three ways to place the ink:
 With `height`, `stroke_height=g` scales the ink so that its typical stroke is g pixels
 tall (shrinking it further only if it would not fit), centred: a formula's glyphs keep
 one size whether it is a lone `x` or a nest of fractions, where fitting every ink to the
-height drew the same symbol anywhere from ~12 to 60 pixels tall.
+height draws synthetic_math's typical stroke 9 to 50 pixels tall at height 64 (5th to
+95th percentile).
 """
 
 from __future__ import annotations
