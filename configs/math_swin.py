@@ -25,8 +25,9 @@ Arguments (after the colon): data=synthetic|flat|mathwriting|crohme, size=tiny|s
 encoder=swin|conv (the seed's Swin, or a convolutional encoder as WAP/CoMER use),
 model_axis=N (devices per tensor-parallel group: parameters sharded over the mesh's
 "model" axis by SHARDING_RULES), symbol_maps (train each encoder cell to name the symbol
-it shows, from the strokes' tokens of synthetic_math or CROHME's trace groups), runlocal (two steps with small batches on tiny data, for
-laptops and tests), overfit=N (the recipe check: train and evaluate on the first N
+it shows, from the strokes' tokens of synthetic_math or CROHME's trace groups; with
+encoder=conv the CPU recipe, see the README), runlocal (two steps with small batches on
+tiny data, for laptops and tests), overfit=N (the recipe check: train and evaluate on the first N
 training expressions, no augmentation, dropout or label smoothing; a model that can
 learn must read them all exactly).
 """

@@ -136,7 +136,8 @@ def _drawn_height(image: np.ndarray) -> int:
 def test_stroke_height_gives_one_glyph_size_until_the_ink_must_shrink():
   one_row, three_rows = _glyphs(8.0, rows=1), _glyphs(8.0, rows=3)
   # Fitted to the height, the same glyph is drawn ~3x larger alone than in a stack.
-  assert _drawn_height(render(one_row, height=64)) > 2 * _drawn_height(render(three_rows, height=64))
+  alone, stacked = render(one_row, height=64), render(three_rows, height=64)
+  assert _drawn_height(alone) > 2 * _drawn_height(stacked)
   for ink in (one_row, _glyphs(3.0, rows=1), _glyphs(50.0, rows=1)):
     image = render(ink, height=64, pen_width=1.0, stroke_height=12.0)
     assert image.shape[0] == 64 and abs(_drawn_height(image) - 12) <= 2
