@@ -173,15 +173,14 @@ class Task(base.Task):
                       mask: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(Cross-entropy per cell of the image, accuracy on the cells that show ink):
     `logits [B, H', W', V]` over the encoder's grid, `target [B, h, w]` the symbol_map
-    op's (-1: past the image), cut or padded to the grid (which may be padded further
-    to whole attention windows)."""
+    op's (-1: past the image), cut or padded across to the grid's width (which may be
+    padded further to whole attention windows)."""
     h, w = logits.shape[1:3]
     if target.shape[1] != h:
       raise ValueError(f"symbol maps of {target.shape[1]} rows for an encoder grid of {h}:"
                        " data.symbol_stride must be the encoder's stride")
     target = target[:, :, :w]
-    target = jnp.pad(target, ((0, 0), (0, h - target.shape[1]), (0, w - target.shape[2])),
-                     constant_values=-1)
+    target = jnp.pad(target, ((0, 0), (0, 0), (0, w - target.shape[2])), constant_values=-1)
     scored = (target >= 0) & cells & (mask[:, None, None] > 0)
     per_cell = cross_entropy(logits, jnp.maximum(target, 0), 0.0)
     loss = jnp.sum(per_cell * scored) / jnp.maximum(jnp.sum(scored), 1)
